@@ -1,0 +1,52 @@
+"""Wall time of one compression step vs one dense GAN training step, side by side.
+
+Both techniques run on the same recipe, batch size and batches; their steps are
+alternated so that machine noise hits both alike. Prints the median ratio.
+
+    python benchmarks/step_cost.py [--recipe dcgan-digits] [--steps 40]
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import click
+import torch
+
+from gancompress.api import _setup, recipe_for, shipped_teacher
+from gancompress.config import load_config
+from gancompress.techniques import get_technique
+from gancompress.training.batches import StepBatcher
+
+
+@click.command()
+@click.option("--recipe", default="dcgan-digits", show_default=True)
+@click.option("--steps", default=40, show_default=True)
+@click.option("--warmup", default=5, show_default=True)
+@click.option("--every", default=1, show_default=True, help="Mask update period (prune.every).")
+def main(recipe, steps, warmup, every):
+    torch.manual_seed(0)
+    cfg = load_config(None, [f"recipe={recipe}", f"train.steps={steps + warmup}", f"prune.every={every}"])
+    teacher_dir = shipped_teacher(recipe)
+    r = recipe_for(cfg, teacher_dir)
+    device = torch.device("cpu")
+    dense = get_technique("dense", _setup(cfg, r, device, None))
+    method = get_technique("self-supervised", _setup(cfg, r, device, teacher_dir))
+    batcher = StepBatcher(r.dataset("train"), cfg.train.batch_size, 0)
+    times = {"dense": [], "self-supervised": []}
+    for step in range(steps + warmup):
+        batch = r.make_batch(batcher.items(step), torch.Generator().manual_seed(step))
+        for name, tech in (("dense", dense), ("self-supervised", method)):
+            start = time.perf_counter()
+            tech.train_step(batch, step)
+            if step >= warmup:
+                times[name].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    print(f"recipe {recipe}, batch {cfg.train.batch_size}, {steps} timed steps, threads {torch.get_num_threads()}")
+    print(f"dense GAN step:          {med['dense']:.1f} ms (median)")
+    print(f"compression step:        {med['self-supervised']:.1f} ms (median; pruning masks every {every} step(s))")
+    print(f"ratio compression/dense: {med['self-supervised'] / med['dense']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""The Python API behind the CLI: train a teacher, compress it, evaluate, run the demo."""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from gancompress.config import RunConfig, from_mapping, to_dict
+from gancompress.pruning import count_sparsity
+from gancompress.recipes import RECIPES, get_recipe
+from gancompress.recipes.base import EvalContext, Recipe
+from gancompress.report.grid import grid_image, labelled_panels, save_png
+from gancompress.techniques import TECHNIQUES, get_technique
+from gancompress.techniques.base import Setup
+from gancompress.training.checkpoint import (CheckpointError, atomic_write, load_into,
+                                             load_state_dict_file, save_weights)
+from gancompress.training.trainer import Trainer
+
+ASSETS = Path(__file__).parent / "assets"
+RECIPE_FILE = "recipe.yaml"
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def shipped_teacher(recipe_name: str) -> Path:
+    return ASSETS / "teachers" / recipe_name
+
+
+# -- model directories: {net}.safetensors files plus recipe.yaml ---------------------------
+def save_networks(nets: nn.ModuleDict, out: Path, prefix: str = "") -> list[Path]:
+    return [save_weights(net, out / f"{prefix}{key}.safetensors") for key, net in nets.items()]
+
+
+def find_weights(directory: Path, key: str, recipe: Recipe) -> Path:
+    """The file holding network `key` in `directory`: ``{key}.safetensors`` or an alias."""
+    names = [f"{key}{s}" for s in WEIGHT_SUFFIXES] + list(getattr(recipe, "checkpoint_aliases", {}).get(key, ()))
+    for pattern in names:
+        hits = sorted(directory.glob(pattern))
+        if hits:
+            return hits[-1]
+    raise CheckpointError(f"no weights for network {key!r} in {str(directory)!r} (looked for: {', '.join(names)})")
+
+
+def load_networks(nets: nn.ModuleDict, directory: Path, recipe: Recipe, prefix: str = "") -> nn.ModuleDict:
+    for key, net in nets.items():
+        path = find_weights(directory, prefix + key, recipe)
+        load_into(net, load_state_dict_file(path), f"{path.name} ({key})")
+    return nets
+
+
+def recipe_for(cfg: RunConfig, teacher_dir: Path | None) -> Recipe:
+    """The run's recipe; options start from the teacher's recipe.yaml, then the config's."""
+    options: dict = {}
+    if teacher_dir is not None and (teacher_dir / RECIPE_FILE).exists():
+        saved = yaml.safe_load((teacher_dir / RECIPE_FILE).read_text())
+        if saved.get("recipe") != cfg.recipe:
+            raise ValueError(f"teacher {str(teacher_dir)!r} was trained with recipe {saved.get('recipe')!r}, "
+                             f"not {cfg.recipe!r}")
+        options.update(saved.get("options", {}))
+    options.update(cfg.recipe_options)
+    return get_recipe(cfg.recipe, options)
+
+
+def write_recipe_file(out: Path, cfg: RunConfig, recipe: Recipe) -> None:
+    data = {"recipe": cfg.recipe, "options": to_dict(recipe.opt)}
+    atomic_write(out / RECIPE_FILE, lambda tmp: Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False)))
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def feature_net_for(recipe: Recipe, inception: str | None):
+    from gancompress.metrics import resolve_feature_net
+
+    return resolve_feature_net(inception, recipe.default_feature_net)
+
+
+@torch.no_grad()
+def evaluate(recipe: Recipe, gens: nn.ModuleDict, feature_net, n_samples: int, device: torch.device) -> dict:
+    was_training = gens.training
+    gens.eval()
+    try:
+        return recipe.evaluate(gens, EvalContext(feature_net, n_samples, device))
+    finally:
+        gens.train(was_training)
+
+
+@torch.no_grad()
+def sample_sheet(recipe: Recipe, panels: dict[str, nn.ModuleDict], path: Path, n: int = 64,
+                 device: torch.device = torch.device("cpu")) -> Path:
+    """Side-by-side grids of several generators on the same inputs."""
+    batch = {k: v.to(device) for k, v in next(recipe.eval_batches(n, seed=7, batch_size=n)).items()}
+    images = []
+    for title, gens in panels.items():
+        was = gens.training
+        gens.eval()
+        images.append((title, grid_image(recipe.display(batch, recipe.generate(gens, batch)), nrow=8, scale=2)))
+        gens.train(was)
+    return save_png(labelled_panels(images), path)
+
+
+# -- commands ------------------------------------------------------------------------------
+def _prepare_out(cfg: RunConfig, resume: bool) -> Path:
+    out = Path(cfg.out)
+    if not resume and (out / "checkpoint.pt").exists():
+        raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
+    return out
+
+
+def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher_dir: Path | None) -> Setup:
+    teacher_gens = teacher_discs = None
+    if teacher_dir is not None:
+        teacher_gens = load_networks(recipe.build_generators(), teacher_dir, recipe).to(device)
+        teacher_discs = load_networks(recipe.build_discriminators(), teacher_dir, recipe).to(device)
+    return Setup(recipe=recipe, teacher_gens=teacher_gens, teacher_discs=teacher_discs, prune=cfg.prune,
+                 total_steps=cfg.train.steps, lr_g=cfg.train.lr_g or recipe.lr_g,
+                 lr_d=cfg.train.lr_d or recipe.lr_d, device=device)
+
+
+def train(cfg: RunConfig, resume: bool = False) -> dict:
+    """Train a dense teacher (generators and discriminators) with the recipe's own losses."""
+    cfg = from_mapping(RunConfig, {**to_dict(cfg), "technique": "dense"})
+    device = resolve_device(cfg.train.device)
+    recipe = recipe_for(cfg, None)
+    out = _prepare_out(cfg, resume)
+    technique = get_technique("dense", _setup(cfg, recipe, device, None), {})
+    torch.manual_seed(cfg.train.seed)
+    started = time.perf_counter()
+    Trainer(recipe, technique, cfg.train, out, device).run(resume=resume)
+    seconds = time.perf_counter() - started
+    save_networks(technique.student, out)
+    save_networks(technique.discriminators, out)
+    write_recipe_file(out, cfg, recipe)
+    feats = feature_net_for(recipe, cfg.inception)
+    metrics = {"recipe": cfg.recipe, "features": feats.description, "train_seconds": round(seconds, 1),
+               "teacher": evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device)}
+    write_json(out / "metrics.json", metrics)
+    sample_sheet(recipe, {"samples": technique.student}, out / "samples.png", device=device)
+    return metrics
+
+
+def compress(cfg: RunConfig, resume: bool = False) -> dict:
+    """Compress a trained teacher with `cfg.technique`; write weights, metrics and pictures."""
+    RECIPES.get(cfg.recipe), TECHNIQUES.get(cfg.technique)  # unknown names fail first, listing valid ones
+    device = resolve_device(cfg.train.device)
+    teacher_dir = Path(cfg.teacher) if cfg.teacher else shipped_teacher(cfg.recipe)
+    if not teacher_dir.is_dir():
+        raise CheckpointError(f"teacher directory {str(teacher_dir)!r} does not exist"
+                              + ("" if cfg.teacher else f" (no teacher is shipped for {cfg.recipe!r}; pass --teacher)"))
+    recipe = recipe_for(cfg, teacher_dir)
+    out = _prepare_out(cfg, resume)
+    setup = _setup(cfg, recipe, device, teacher_dir)
+    teacher = setup.teacher_gens
+    teacher_copy = copy.deepcopy(teacher)  # techniques may put the teacher in train mode
+    technique = get_technique(cfg.technique, setup, cfg.technique_options)
+    torch.manual_seed(cfg.train.seed)
+    feats = feature_net_for(recipe, cfg.inception)
+
+    def on_eval(step: int) -> dict:
+        return {k: v for k, v in evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device).items()
+                if isinstance(v, (int, float))}
+
+    started = time.perf_counter()
+    Trainer(recipe, technique, cfg.train, out, device, on_eval=on_eval).run(resume=resume)
+    seconds = time.perf_counter() - started
+
+    student = technique.student
+    paths = save_networks(student, out, prefix="student_")
+    if technique.discriminators is not None:
+        save_networks(technique.discriminators, out, prefix="trained_")
+    write_recipe_file(out, cfg, recipe)
+    pruned = technique.pruner.masks.keys() if technique.pruner else ()
+    sparsity = _saved_sparsity(paths, student, pruned)
+    metrics = {
+        "recipe": cfg.recipe, "technique": cfg.technique, "features": feats.description,
+        "compress_seconds": round(seconds, 1),
+        "teacher": evaluate(recipe, teacher_copy, feats, cfg.train.eval_samples, device),
+        "student": {**evaluate(recipe, student, feats, cfg.train.eval_samples, device), "sparsity": sparsity},
+        "layers": technique.pruner.report() if technique.pruner else [],
+    }
+    for key in ("fid", "psnr"):
+        if key in metrics["teacher"] and key in metrics["student"]:
+            metrics[f"{key}_ratio"] = metrics["student"][key] / max(metrics["teacher"][key], 1e-12)
+    write_json(out / "metrics.json", metrics)
+    sample_sheet(recipe, {"teacher (dense)": teacher_copy, f"student ({sparsity:.0%} sparse)": student},
+                 out / "teacher_vs_student.png", device=device)
+    return metrics
+
+
+def _saved_sparsity(paths: list[Path], student: nn.ModuleDict, pruned_layers) -> float:
+    """Zero fraction of the pruned layers' weights, counted from the files just written."""
+    from safetensors.torch import load_file
+
+    zeros = total = 0
+    for path, key in zip(paths, student.keys()):
+        state = load_file(str(path))
+        names = [f"{layer.split('.', 1)[1]}.weight" for layer in pruned_layers if layer.startswith(key + ".")]
+        for name in names:
+            zeros += int((state[name] == 0).sum())
+            total += state[name].numel()
+    return zeros / total if total else 0.0
+
+
+DEMO_OVERRIDES = ["prune.target=0.5", "prune.granularity=element", "technique=self-supervised"]
+
+
+def demo(out: str = "runs/demo", steps: int | None = None) -> dict:
+    """Compress the shipped DCGAN-digits teacher to 50% element sparsity."""
+    from gancompress.config import load_config
+
+    overrides = DEMO_OVERRIDES + [f"out={out}"] + ([f"train.steps={steps}"] if steps else [])
+    return compress(load_config(None, overrides))

@@ -1,0 +1,142 @@
+"""Command-line interface: a thin layer over `gancompress.api`."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from gancompress.registry import UnknownNameError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (UnknownNameError, ValueError, FileExistsError, FileNotFoundError)
+
+
+def user_errors(fn):
+    """Turn expected failures (bad config, missing file, corrupt checkpoint) into one clear line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from gancompress.training.checkpoint import CheckpointError
+        from gancompress.training.trainer import NonFiniteLossError
+
+        try:
+            return fn(*args, **kwargs)
+        except (*USER_ERRORS, CheckpointError, NonFiniteLossError) as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+def _overrides(pairs: dict[str, object], extra: tuple[str, ...]) -> list[str]:
+    return [f"{k}={v}" for k, v in pairs.items() if v is not None] + list(extra)
+
+
+def _first_line(obj) -> str:
+    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+
+
+def _set_option(fn):
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                        help="Any config key, dotted (e.g. prune.every=10); repeatable.")(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gancompress")
+def main() -> None:
+    """Compress trained GAN generators, supervised by their own discriminator and teacher."""
+
+
+@main.command("list")
+def list_cmd() -> None:
+    """Print the registered recipes, techniques and pruning choices."""
+    from gancompress.pruning import CRITERIA, GRANULARITIES, SCHEDULES
+    from gancompress.recipes import RECIPES
+    from gancompress.techniques import TECHNIQUES
+
+    click.echo("recipes:")
+    for name in RECIPES:
+        click.echo(f"  {name:<22} {_first_line(RECIPES.get(name))}")
+    click.echo("techniques:")
+    for name in TECHNIQUES:
+        click.echo(f"  {name:<22} {_first_line(TECHNIQUES.get(name))}")
+    for title, reg in (("granularities", GRANULARITIES), ("criteria", CRITERIA), ("schedules", SCHEDULES)):
+        click.echo(f"{title}: {', '.join(reg.names())}")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--recipe", help="Recipe name (see `gancompress list`).")
+@click.option("--steps", type=int, help="Training steps.")
+@click.option("--batch-size", type=int)
+@click.option("--seed", type=int)
+@click.option("--out", help="Output directory.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@_set_option
+@user_errors
+def train(config_path, recipe, steps, batch_size, seed, out, resume, sets) -> None:
+    """Train a dense teacher (G and D) for a recipe."""
+    from gancompress import api
+    from gancompress.config import load_config
+
+    cfg = load_config(config_path, _overrides({"recipe": recipe, "train.steps": steps, "train.batch_size": batch_size,
+                                               "train.seed": seed, "out": out}, sets))
+    metrics = api.train(cfg, resume=resume)
+    click.echo(json.dumps(metrics["teacher"], indent=2))
+    click.echo(f"teacher written to {cfg.out}")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--recipe", help="Recipe name (see `gancompress list`).")
+@click.option("--teacher", help="Teacher directory ({G,D}.safetensors + recipe.yaml); default: the shipped one.")
+@click.option("--technique", help="Technique name (default self-supervised).")
+@click.option("--granularity", help="element | vector | kernel | filter | nm.")
+@click.option("--sparsity", type=float, help="Target sparsity in [0, 1).")
+@click.option("--schedule", help="agp | linear | oneshot.")
+@click.option("--steps", type=int, help="Compression steps.")
+@click.option("--lambda", "lambda_dc", type=float, help="Weight of L_DC (default 0.5).")
+@click.option("--seed", type=int)
+@click.option("--inception", help="Inception TorchScript weights for standard FID.")
+@click.option("--out", help="Output directory.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@_set_option
+@user_errors
+def compress(config_path, recipe, teacher, technique, granularity, sparsity, schedule, steps, lambda_dc, seed,
+             inception, out, resume, sets) -> None:
+    """Compress a trained generator."""
+    from gancompress import api
+    from gancompress.config import load_config
+
+    cfg = load_config(config_path, _overrides({
+        "recipe": recipe, "teacher": teacher, "technique": technique, "prune.granularity": granularity,
+        "prune.target": sparsity, "prune.schedule": schedule, "train.steps": steps,
+        "technique_options.lambda_dc": lambda_dc, "train.seed": seed, "inception": inception, "out": out}, sets))
+    _print_summary(api.compress(cfg, resume=resume), cfg.out)
+
+
+@main.command()
+@click.option("--out", default="runs/demo", show_default=True, help="Output directory.")
+@user_errors
+def demo(out) -> None:
+    """Compress the shipped DCGAN-digits teacher to 50% element sparsity."""
+    from gancompress import api
+
+    _print_summary(api.demo(out), out)
+
+
+def _print_summary(metrics: dict, out: str) -> None:
+    t, s = metrics["teacher"], metrics["student"]
+    click.echo(f"features: {metrics['features']}")
+    keys = [k for k in t if isinstance(t[k], (int, float))]
+    click.echo(f"{'metric':<16}{'teacher':>12}{'student':>12}")
+    for k in keys:
+        click.echo(f"{k:<16}{t[k]:>12.4g}{s.get(k, float('nan')):>12.4g}")
+    click.echo(f"{'sparsity':<16}{0:>12.4g}{s['sparsity']:>12.4g}")
+    if "fid_ratio" in metrics:
+        click.echo(f"FID ratio student/teacher: {metrics['fid_ratio']:.3f}")
+    click.echo(f"written to {out}/ (metrics.json, student_*.safetensors, teacher_vs_student.png)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

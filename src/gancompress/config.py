@@ -1,0 +1,198 @@
+"""Run configuration: frozen dataclasses, YAML files, dotted overrides, strict validation.
+
+Every section is a dataclass; building one from a mapping rejects unknown keys with
+a message naming the key and the valid ones, and each dataclass checks its ranges
+in ``__post_init__``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from gancompress.pruning import PruneConfig
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be run; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation loop, shared by `train` and `compress`."""
+
+    steps: int = 600
+    batch_size: int = 64
+    lr_g: float | None = None  # None: the recipe's original learning rate
+    lr_d: float | None = None
+    seed: int = 0
+    log_every: int = 10
+    ckpt_every: int = 200  # 0 disables periodic checkpoints
+    eval_every: int = 0  # 0: evaluate only at the end
+    eval_samples: int = 1000
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N
+
+    def __post_init__(self) -> None:
+        _check(self.steps >= 1, "train.steps", self.steps, "must be >= 1")
+        _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "must be >= 1")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            _check(value is None or value > 0, f"train.{name}", value, "must be > 0")
+        for name in ("log_every", "ckpt_every", "eval_every"):
+            _check(getattr(self, name) >= 0, f"train.{name}", getattr(self, name), "must be >= 0")
+        _check(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
+               "train.device", self.device, "valid: auto, cpu, cuda, cuda:N")
+        _check(self.eval_samples >= 2, "train.eval_samples", self.eval_samples, "must be >= 2")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a `train` or `compress` run needs."""
+
+    recipe: str = "dcgan-digits"
+    recipe_options: dict = field(default_factory=dict)  # checked by the recipe's own Options
+    technique: str = "self-supervised"
+    technique_options: dict = field(default_factory=dict)  # checked by the technique
+    teacher: str | None = None  # a teacher directory; None: the one shipped for the recipe
+    inception: str | None = None  # Inception TorchScript weights for standard FID
+    out: str = "runs/compress"
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _check(ok: bool, key: str, value: Any, why: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: {why}")
+
+
+def from_mapping(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
+    """Build dataclass `cls` from `data`, recursing into nested dataclasses.
+
+    Unknown keys raise ConfigError naming the dotted key and the valid ones;
+    range errors from ``__post_init__`` are re-raised as ConfigError.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix + unknown[0]!r}; valid keys: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        key = prefix + name
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = from_mapping(hint, value or {}, key + ".")
+        else:
+            kwargs[name] = _coerce(value, hint, key)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:  # e.g. PruneConfig's own checks
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {err}") from None
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check `value` against a simple type hint (int, float, str, bool, tuple, dict, Optional)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0])
+    if origin is tuple or hint is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}={value!r}: expected a list")
+        return tuple(value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}={value!r}: expected a mapping")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}={value!r}: expected an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}={value!r}: expected a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}={value!r}: expected a string")
+        return value
+    return value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=value`` overrides (values parsed as YAML) to a nested dict copy."""
+    out = _deep_copy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. prune.target=0.75")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw)
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_copy(data: Mapping) -> dict:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    """A RunConfig from an optional YAML file plus dotted overrides."""
+    data: dict = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+    return from_mapping(RunConfig, apply_overrides(data, list(overrides)))
+
+
+def to_dict(cfg: Any) -> dict:
+    """A plain, YAML-friendly dict of a (nested) config dataclass."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return {k: plain(v) for k, v in dataclasses.asdict(cfg).items()}
+
+
+def options_from(cls: type, data: Mapping[str, Any], section: str) -> Any:
+    """Validate a free-form options section (recipe_options, technique_options) against `cls`."""
+    return from_mapping(cls, data, section + ".")

@@ -1,0 +1,1 @@
+"""Datasets: built-in real data and loaders for the standard layouts."""

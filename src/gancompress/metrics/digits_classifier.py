@@ -1,0 +1,112 @@
+"""A small digit classifier: the offline feature network for FID on digit GANs.
+
+It is *not* Inception: FID computed on its features is only comparable with other
+FIDs computed on the same features. Rebuild the shipped weights with
+
+    python -m gancompress.metrics.digits_classifier --seed 0 --epochs 30
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ASSET = Path(__file__).resolve().parent.parent / "assets" / "feature_nets" / "digits_classifier.safetensors"
+
+
+class DigitClassifier(nn.Module):
+    """CNN on 32x32 grey digits in [-1, 1]; 128-d penultimate features, 10 logits."""
+
+    num_features = 128
+    description = "digits-classifier: 128-d features of the bundled digit CNN (offline; not Inception)"
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, 32, 16, 16)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, 64, 8, 8)
+            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, 128, 4, 4)
+            nn.Flatten(), nn.Linear(128 * 16, self.num_features), nn.ReLU(),  # (N, 128)
+        )
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(self.num_features, 10))
+
+    @staticmethod
+    def prepare(x: torch.Tensor) -> torch.Tensor:
+        """Any (N, C, H, W) image batch in [-1, 1] -> (N, 1, 32, 32) grey."""
+        x = x.float()
+        if x.shape[1] != 1:
+            x = x.mean(dim=1, keepdim=True)
+        if x.shape[-2:] != (32, 32):
+            x = F.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (N, 128); this is what FID/KID use."""
+        return self.body(self.prepare(x))
+
+    def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward(x))
+
+
+def augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """Small random rotations, scalings and shifts."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=rng) - 0.5) * math.radians(24)
+    scale = 0.9 + 0.2 * torch.rand(n, generator=rng)
+    shift = (torch.rand(n, 2, generator=rng) - 0.5) * 0.2
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
+
+
+def train_digit_classifier(seed: int = 0, epochs: int = 30, batch_size: int = 64) -> tuple[DigitClassifier, float]:
+    """Train on the digits train split; returns the model and its test-split accuracy."""
+    from gancompress.data.digits import digits_split
+
+    torch.manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
+    train, test = digits_split("train", 32), digits_split("test", 32)
+    x, y = torch.stack([a for a, _ in train]), torch.tensor([int(b) for _, b in train])
+    model = DigitClassifier()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(x), generator=rng).split(batch_size):
+            loss = F.cross_entropy(model.forward_logits(augment(x[idx], rng)), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval(), accuracy(model, test)
+
+
+@torch.no_grad()
+def accuracy(model: DigitClassifier, dataset) -> float:
+    x, y = torch.stack([a for a, _ in dataset]), torch.tensor([int(b) for _, b in dataset])
+    return float((model.eval().forward_logits(x).argmax(1) == y).float().mean())
+
+
+def main() -> None:
+    from safetensors.torch import save_file
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=ASSET)
+    args = parser.parse_args()
+    model, acc = train_digit_classifier(args.seed, args.epochs)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out),
+              metadata={"seed": str(args.seed), "epochs": str(args.epochs), "test_accuracy": f"{acc:.4f}"})
+    print(f"test accuracy {acc:.4f}; written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Feature networks for FID/KID: the shipped offline ones, and Inception when its weights exist.
+
+Every feature net is an ``nn.Module`` mapping images in [-1, 1] (N, C, H, W) to
+(N, D) features, with ``num_features`` and a ``description`` that reports name it.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from gancompress.registry import Registry
+
+FEATURE_NETS: Registry[Callable[[], nn.Module]] = Registry("feature network")
+INCEPTION_FILE = "inception-2015-12-05.pt"  # the TorchScript file of StyleGAN2-ADA / clean-fid
+
+
+@FEATURE_NETS.register("digits-classifier")
+def _digits() -> nn.Module:
+    from safetensors.torch import load_file
+
+    from gancompress.metrics.digits_classifier import ASSET, DigitClassifier
+
+    net = DigitClassifier()
+    net.load_state_dict(load_file(str(ASSET)))
+    return net.eval().requires_grad_(False)
+
+
+@functools.lru_cache(maxsize=None)
+def load_feature_net(name: str) -> nn.Module:
+    """A registered, shipped feature network (cached, eval mode, frozen)."""
+    return FEATURE_NETS.get(name)()
+
+
+class InceptionFeatures(nn.Module):
+    """2048-d pool features of the TorchScript Inception-v3 used by StyleGAN2-ADA and clean-fid."""
+
+    num_features = 2048
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Inception weights {str(path)!r} not found")
+        self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        self.description = f"inception-v3: standard Inception-FID features from {path.name}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = ((x.float().clamp(-1, 1) + 1) * 127.5)  # the TorchScript net expects 0..255
+        return self.net(x, return_features=True)
+
+
+def standard_inception_path() -> Path | None:
+    """The Inception file in the usual caches, if a user has one."""
+    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    for candidate in (home / "clean-fid" / INCEPTION_FILE, home / "gancompress" / INCEPTION_FILE,
+                      Path(os.environ.get("TORCH_HOME", home / "torch")) / INCEPTION_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_feature_net(inception: str | Path | None, default: str) -> nn.Module:
+    """Inception from `inception` (or a standard cache) when present, else the recipe's offline net."""
+    path = Path(inception) if inception else standard_inception_path()
+    if path is not None:
+        return InceptionFeatures(path).requires_grad_(False)
+    return load_feature_net(default)

@@ -1,0 +1,58 @@
+"""What to prune, how much, and when: one frozen, validated dataclass."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LAYER_KINDS = ("conv", "deconv", "linear")
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    """Pruning = granularity x criterion x schedule x scope.
+
+    ``target`` is the final zero fraction of the selected weights (for ``nm`` it is
+    fixed at 1 - n/m and ``target`` is ignored). ``initial``, ``begin`` and ``end``
+    shape the schedule: sparsity goes from ``initial`` at ``begin`` (fraction of the
+    run) to ``target`` at ``end``; masks are recomputed every ``every`` steps.
+    """
+
+    target: float = 0.5
+    granularity: str = "element"  # element | vector | kernel | filter | nm
+    n: int = 2  # N:M: keep n of every m weights along input channels
+    m: int = 4
+    criterion: str = "magnitude"
+    scope: str = "layer"  # layer: each layer reaches the target; global: one ranking for all
+    schedule: str = "agp"  # oneshot | linear | agp
+    initial: float = 0.05
+    begin: float = 0.0
+    end: float = 0.5
+    every: int = 1
+    layers: tuple = ("conv", "deconv")  # kinds of layer pruned: conv, deconv, linear
+    include: tuple = ()  # fnmatch patterns on module names (e.g. "G.main.*"); empty: all
+    exclude: tuple = ()
+    skip_first_last: bool = False
+
+    def __post_init__(self) -> None:
+        from gancompress.pruning.criteria import CRITERIA
+        from gancompress.pruning.granularity import GRANULARITIES
+        from gancompress.pruning.schedules import SCHEDULES
+
+        def check(ok: bool, key: str, why: str) -> None:
+            if not ok:
+                raise ValueError(f"prune.{key}={getattr(self, key)!r}: {why}")
+
+        check(0.0 <= self.target < 1.0, "target", "sparsity must be in [0, 1)")
+        check(0.0 <= self.initial < 1.0, "initial", "sparsity must be in [0, 1)")
+        check(0.0 <= self.begin <= self.end <= 1.0, "begin", f"need 0 <= begin <= end={self.end} <= 1")
+        check(self.end <= 1.0, "end", "must be <= 1")
+        check(self.every >= 1, "every", "must be >= 1")
+        check(self.m >= 1 and 0 < self.n <= self.m, "n", f"need 0 < n <= m (m={self.m})")
+        check(self.scope in ("layer", "global"), "scope", "valid: layer, global")
+        for key, registry in (("granularity", GRANULARITIES), ("criterion", CRITERIA), ("schedule", SCHEDULES)):
+            check(getattr(self, key) in registry, key, f"valid: {', '.join(registry.names())}")
+        bad = [k for k in self.layers if k not in LAYER_KINDS]
+        check(not bad and len(self.layers) > 0, "layers", f"valid kinds: {', '.join(LAYER_KINDS)}")
+
+    @property
+    def final_sparsity(self) -> float:
+        return 1.0 - self.n / self.m if self.granularity == "nm" else self.target

@@ -1,0 +1,195 @@
+"""The pruner: masks over selected layers, updated on a schedule, kept through optimizer steps."""
+from __future__ import annotations
+
+from fnmatch import fnmatch
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from gancompress.pruning.config import PruneConfig
+from gancompress.pruning.criteria import CRITERIA
+from gancompress.pruning.granularity import GRANULARITIES, from_canonical, layer_kind, nm_keep, to_canonical
+from gancompress.pruning.schedules import sparsity_at
+
+
+def select_layers(model: nn.Module, cfg: PruneConfig) -> dict[str, nn.Module]:
+    """Named layers the config prunes (kind in ``cfg.layers``, include/exclude patterns)."""
+    chosen = {}
+    for name, module in model.named_modules():
+        kind = layer_kind(module)
+        if kind not in cfg.layers:
+            continue
+        if cfg.include and not any(fnmatch(name, p) for p in cfg.include):
+            continue
+        if any(fnmatch(name, p) for p in cfg.exclude):
+            continue
+        chosen[name] = module
+    if cfg.skip_first_last and len(chosen) > 2:
+        names = list(chosen)
+        chosen = {n: chosen[n] for n in names[1:-1]}
+    if not chosen:
+        raise ValueError(f"prune: no layer of kinds {list(cfg.layers)} matches include={list(cfg.include)} "
+                         f"exclude={list(cfg.exclude)}; layer names look like {_example_names(model)}")
+    return chosen
+
+
+def _example_names(model: nn.Module) -> list[str]:
+    return [n for n, m in model.named_modules() if layer_kind(m)][:4]
+
+
+def count_sparsity(tensors: Iterable[torch.Tensor]) -> float:
+    """Fraction of exactly-zero entries over all `tensors`."""
+    total = zeros = 0
+    for t in tensors:
+        total += t.numel()
+        zeros += int((t == 0).sum())
+    return zeros / total if total else 0.0
+
+
+def _lowest_groups(scores: torch.Tensor, sizes: torch.Tensor, goal: float) -> torch.Tensor:
+    """Boolean 'prune' over groups: the lowest-scoring groups whose summed size is closest to `goal`."""
+    order = torch.argsort(scores, stable=True)
+    cum = torch.cat([sizes.new_zeros(1), sizes[order].cumsum(0)])
+    k = int(torch.argmin((cum.double() - goal).abs()))  # first minimum: fewer groups on ties
+    prune = torch.zeros_like(scores, dtype=torch.bool)
+    prune[order[:k]] = True
+    return prune
+
+
+class Pruner:
+    """Masks the weights of the selected layers of `model`.
+
+    ``step(i)`` moves the masks along the schedule; ``attach(opt)`` keeps pruned
+    weights at exactly zero after every optimizer step and clears their optimizer
+    state (Adam moments), so nothing revives them.
+    """
+
+    def __init__(self, model: nn.Module, cfg: PruneConfig, total_steps: int):
+        self.cfg = cfg
+        self.total_steps = total_steps
+        self.layers = select_layers(model, cfg)
+        self.kinds = {name: layer_kind(m) for name, m in self.layers.items()}
+        self.masks = {name: torch.ones_like(m.weight, dtype=torch.bool) for name, m in self.layers.items()}
+        self.level = 0.0
+        self._hooks: list = []
+
+    # -- schedule ---------------------------------------------------------------
+    def scheduled(self, step: int) -> float:
+        c = self.cfg
+        if c.granularity == "nm":  # a fixed pattern, applied at `begin`
+            return c.final_sparsity if step >= c.begin * self.total_steps else 0.0
+        return sparsity_at(c.schedule, step, self.total_steps, c.initial, c.target, c.begin, c.end)
+
+    def step(self, step: int) -> float:
+        """Update masks if the schedule says so; returns the current sparsity level."""
+        goal = self.scheduled(step)
+        due = step % self.cfg.every == 0 or goal >= self.cfg.final_sparsity
+        if due and goal > self.level:
+            self.prune_now(goal)
+        return self.level
+
+    # -- masks ------------------------------------------------------------------
+    @torch.no_grad()
+    def prune_now(self, level: float) -> None:
+        """Recompute masks at sparsity `level` (already-pruned weights stay pruned) and apply them."""
+        c = self.cfg
+        score_fn = CRITERIA.get(c.criterion)
+        canon = {}
+        for name, module in self.layers.items():
+            s = score_fn(module.weight).float().masked_fill(~self.masks[name], float("-inf"))
+            canon[name] = to_canonical(s, self.kinds[name])
+        if c.granularity == "nm":
+            keep = {name: nm_keep(s, c.n, c.m) & to_canonical(self.masks[name], self.kinds[name])
+                    for name, s in canon.items()}
+        else:
+            keep = self._ranked_keep(canon, level)
+        for name, k in keep.items():
+            self.masks[name] = from_canonical(k, self.kinds[name]).contiguous()
+        self.level = level
+        self.apply_masks()
+
+    def _ranked_keep(self, canon: dict[str, torch.Tensor], level: float) -> dict[str, torch.Tensor]:
+        gran = GRANULARITIES.get(self.cfg.granularity)
+        groups = {n: gran.group_scores(s).flatten() for n, s in canon.items()}
+        sizes = {n: torch.full_like(g, gran.group_size(canon[n].shape), dtype=torch.long) for n, g in groups.items()}
+        if self.cfg.scope == "global":
+            names = list(groups)
+            scores, size = torch.cat([groups[n] for n in names]), torch.cat([sizes[n] for n in names])
+            prune_all = _lowest_groups(scores, size, level * float(size.sum())).split([groups[n].numel() for n in names])
+            prune = dict(zip(names, prune_all))
+        else:
+            prune = {n: _lowest_groups(g, sizes[n], level * float(sizes[n].sum())) for n, g in groups.items()}
+        return {n: gran.expand(~prune[n], canon[n].shape) for n in canon}
+
+    @torch.no_grad()
+    def apply_masks(self) -> None:
+        for name, module in self.layers.items():
+            module.weight.mul_(self.masks[name].to(module.weight.dtype))
+
+    # -- optimizer integration -------------------------------------------------
+    def attach(self, optimizer: torch.optim.Optimizer) -> None:
+        """After each step of `optimizer`: re-zero pruned weights and their optimizer state."""
+        by_param = {id(m.weight): name for name, m in self.layers.items()}
+
+        @torch.no_grad()
+        def after_step(opt, args, kwargs):
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    name = by_param.get(id(p))
+                    if name is None:
+                        continue
+                    mask = self.masks[name]
+                    p.mul_(mask.to(p.dtype))
+                    for value in opt.state.get(p, {}).values():
+                        if torch.is_tensor(value) and value.shape == p.shape:
+                            value.mul_(mask.to(value.dtype))
+
+        self._hooks.append(optimizer.register_step_post_hook(after_step))
+
+    def remove(self) -> None:
+        for h in self._hooks:
+            h.remove()
+        self._hooks.clear()
+
+    # -- state and reports --------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"level": torch.tensor(self.level, dtype=torch.float64),
+                "masks": {n: m.clone() for n, m in self.masks.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = set(self.masks) - set(state["masks"])
+        if missing:
+            raise ValueError(f"pruner state lacks masks for {sorted(missing)}")
+        for name, mask in state["masks"].items():
+            if name not in self.masks:
+                raise ValueError(f"pruner state has a mask for unknown layer {name!r}")
+            self.masks[name] = mask.to(device=self.masks[name].device, dtype=torch.bool)
+        self.level = float(state["level"])
+        self.apply_masks()
+
+    def sparsity(self) -> float:
+        return count_sparsity(m.weight for m in self.layers.values())
+
+    def report(self) -> list[dict]:
+        """Per-layer rows: name, kind, shape, params, nonzero, sparsity."""
+        rows = []
+        for name, module in self.layers.items():
+            w = module.weight
+            nonzero = int((w != 0).sum())
+            rows.append({"layer": name, "kind": self.kinds[name], "shape": list(w.shape), "params": w.numel(),
+                         "nonzero": nonzero, "sparsity": round(1 - nonzero / w.numel(), 6)})
+        return rows
+
+
+def format_report(rows: list[dict]) -> str:
+    """The per-layer report as a fixed-width text table."""
+    lines = [f"{'layer':<28}{'kind':<8}{'shape':<22}{'params':>10}{'nonzero':>10}{'sparsity':>10}"]
+    for r in rows:
+        lines.append(f"{r['layer']:<28}{r['kind']:<8}{str(tuple(r['shape'])):<22}{r['params']:>10}"
+                     f"{r['nonzero']:>10}{r['sparsity']:>10.1%}")
+    total = sum(r["params"] for r in rows)
+    nonzero = sum(r["nonzero"] for r in rows)
+    if total:
+        lines.append(f"{'total':<58}{total:>10}{nonzero:>10}{1 - nonzero / total:>10.1%}")
+    return "\n".join(lines)

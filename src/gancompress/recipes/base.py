@@ -1,0 +1,116 @@
+"""The recipe protocol: everything family-specific about one GAN.
+
+A recipe builds its generators and discriminators, owns its data, names its loss
+terms (with the weights of the original training recipe) and its metrics. The
+trainer and every technique talk to GANs only through this interface.
+
+Conventions
+- Networks come as ``nn.ModuleDict`` (e.g. ``{"G": ...}`` or ``{"G_A": ..., "G_B": ...}``);
+  the keys are also the file names of saved weights (``G.safetensors``).
+- A *batch* is a dict of tensors; ``make_batch`` adds everything random (noise,
+  target labels), so teacher and student see exactly the same inputs.
+- Loss terms are ``{name: tensor}`` with per-sample values, shape (N,), unweighted;
+  ``g_weights`` / ``d_weights`` hold the original weights.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from gancompress.registry import Registry
+
+Batch = dict[str, torch.Tensor]
+Terms = dict[str, torch.Tensor]
+
+RECIPES: Registry[type["Recipe"]] = Registry("recipe")
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What an evaluation may use: the feature network for FID, a device, a sample count."""
+
+    feature_net: Any
+    n_samples: int = 1000
+    device: torch.device = torch.device("cpu")
+    seed: int = 1234
+
+
+class Recipe(ABC):
+    """Base class of every GAN family; subclasses register with ``@RECIPES.register``."""
+
+    Options: ClassVar[type]  # frozen dataclass of architecture and data options
+    g_weights: ClassVar[dict[str, float]]
+    d_weights: ClassVar[dict[str, float]]
+    lr_g: ClassVar[float] = 2e-4
+    lr_d: ClassVar[float] = 2e-4
+    betas: ClassVar[tuple[float, float]] = (0.5, 0.999)
+    default_feature_net: ClassVar[str] = "digits-classifier"
+
+    def __init__(self, options: Any = None):
+        self.opt = options if options is not None else self.Options()
+
+    # -- networks ---------------------------------------------------------------------
+    @abstractmethod
+    def build_generators(self) -> nn.ModuleDict: ...
+
+    @abstractmethod
+    def build_discriminators(self) -> nn.ModuleDict: ...
+
+    # -- data -------------------------------------------------------------------------
+    @abstractmethod
+    def dataset(self, split: str) -> Dataset:
+        """Training ('train') or held-out ('test') examples."""
+
+    @abstractmethod
+    def make_batch(self, items: Any, rng: torch.Generator) -> Batch:
+        """Collated dataset items -> batch dict, adding noise / target labels from `rng`."""
+
+    # -- forward and losses -----------------------------------------------------------
+    @abstractmethod
+    def generate(self, gens: nn.ModuleDict, batch: Batch) -> dict[str, torch.Tensor]:
+        """All generator outputs the loss terms need (fakes, reconstructions, ...)."""
+
+    @abstractmethod
+    def generator_terms(self, gens: nn.ModuleDict, discs: nn.ModuleDict, batch: Batch,
+                        out: Mapping[str, torch.Tensor]) -> Terms:
+        """Unweighted per-sample generator loss terms, e.g. {"adv": (N,), "l1": (N,)}."""
+
+    @abstractmethod
+    def discriminator_terms(self, discs: nn.ModuleDict, batch: Batch,
+                            out: Mapping[str, torch.Tensor]) -> Terms:
+        """Unweighted per-sample discriminator loss terms on real data vs `out`'s fakes."""
+
+    # -- evaluation -------------------------------------------------------------------
+    @abstractmethod
+    def eval_batches(self, n: int, seed: int, batch_size: int = 250) -> Iterator[Batch]:
+        """Fixed evaluation inputs (same for every model evaluated with the same seed)."""
+
+    @abstractmethod
+    def evaluate(self, gens: nn.ModuleDict, ctx: EvalContext) -> dict[str, Any]:
+        """Metrics of `gens` on held-out data, e.g. {"fid": ..., "coverage": ...}."""
+
+    @abstractmethod
+    def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Images (N, C, H, W) in [-1, 1] that show these outputs in a picture grid."""
+
+    # -- shared helpers ---------------------------------------------------------------
+    def describe(self) -> str:
+        return (self.__doc__ or self.__class__.__name__).strip().splitlines()[0]
+
+
+def weighted_total(terms: Terms, weights: Mapping[str, float]) -> torch.Tensor:
+    """Sum of batch means of `terms`, each times its weight (missing weight = 1)."""
+    return sum(weights.get(name, 1.0) * value.mean() for name, value in terms.items())
+
+
+def get_recipe(name: str, options: Mapping[str, Any] | None = None) -> Recipe:
+    """Instantiate a registered recipe with validated options."""
+    from gancompress.config import options_from
+
+    cls = RECIPES.get(name)
+    return cls(options_from(cls.Options, options or {}, "recipe_options"))

@@ -1,0 +1,178 @@
+"""DCGAN (Radford et al.) for unconditional digit synthesis.
+
+Module layout and state-dict keys follow pytorch/examples' dcgan (``main.0.weight``, ...),
+so weights saved by that script load as they are (image size 64, nc/ngf/ndf matching).
+Image size 32 drops one up/down-sampling stage.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms
+from gancompress.recipes.losses import bce_on_probs
+
+
+class Generator(nn.Module):
+    """z (N, nz, 1, 1) -> image (N, nc, size, size) in [-1, 1]."""
+
+    def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64):
+        super().__init__()
+        n_up = int(math.log2(image_size)) - 3  # stages between 4x4 and the output
+        mult = 2**n_up
+        layers: list[nn.Module] = [  # (N, nz, 1, 1) -> (N, ngf*mult, 4, 4)
+            nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * mult),
+            nn.ReLU(True),
+        ]
+        for _ in range(n_up):  # each stage doubles H, W and halves channels
+            layers += [
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ngf * mult // 2),
+                nn.ReLU(True),
+            ]
+            mult //= 2
+        layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]  # -> (N, nc, size, size)
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+class Discriminator(nn.Module):
+    """image (N, nc, size, size) -> probability of being real, (N, 1, 1, 1)."""
+
+    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64):
+        super().__init__()
+        n_down = int(math.log2(image_size)) - 3
+        layers: list[nn.Module] = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for _ in range(n_down):  # each stage halves H, W and doubles channels
+            layers += [
+                nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ndf * mult * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            mult *= 2
+        layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False), nn.Sigmoid()]  # (N, 1, 1, 1)
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x)
+
+
+def init_dcgan_weights(m: nn.Module) -> None:
+    """The DCGAN paper's initialisation: N(0, 0.02) convs, N(1, 0.02) norm scales."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+@dataclass(frozen=True)
+class DCGANOptions:
+    dataset: str = "digits"  # digits (built in) | mnist (idx files in data_root)
+    data_root: str | None = None
+    image_size: int = 32  # 32 or 64
+    nz: int = 64
+    ngf: int = 32
+    ndf: int = 32
+    nc: int = 1
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("digits", "mnist"):
+            raise ValueError(f"dataset={self.dataset!r}: valid: digits, mnist")
+        if self.dataset == "mnist" and not self.data_root:
+            raise ValueError("dataset=mnist needs data_root (folder with the MNIST idx files)")
+        if self.image_size not in (32, 64):
+            raise ValueError(f"image_size={self.image_size}: valid: 32, 64")
+        for name in ("nz", "ngf", "ndf", "nc"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
+
+
+@RECIPES.register("dcgan-digits")
+class DCGANRecipe(Recipe):
+    """DCGAN on handwritten digits: BCE adversarial loss, Adam(2e-4, 0.5)."""
+
+    Options = DCGANOptions
+    g_weights = {"adv": 1.0}
+    d_weights = {"real": 1.0, "fake": 1.0}
+
+    def build_generators(self) -> nn.ModuleDict:
+        o = self.opt
+        g = Generator(o.nz, o.ngf, o.nc, o.image_size)
+        g.apply(init_dcgan_weights)
+        return nn.ModuleDict({"G": g})
+
+    def build_discriminators(self) -> nn.ModuleDict:
+        o = self.opt
+        d = Discriminator(o.ndf, o.nc, o.image_size)
+        d.apply(init_dcgan_weights)
+        return nn.ModuleDict({"D": d})
+
+    def dataset(self, split: str) -> Dataset:
+        o = self.opt
+        if o.dataset == "mnist":
+            from gancompress.data.mnist import mnist_split
+
+            return mnist_split(o.data_root, split, o.image_size)
+        from gancompress.data.digits import digits_split
+
+        return digits_split(split, o.image_size)
+
+    def make_batch(self, items, rng: torch.Generator) -> Batch:
+        images, labels = items
+        z = torch.randn(images.shape[0], self.opt.nz, 1, 1, generator=rng)
+        return {"real": images, "label": labels, "z": z}
+
+    def generate(self, gens: nn.ModuleDict, batch: Batch) -> dict[str, torch.Tensor]:
+        return {"fake": gens["G"](batch["z"])}
+
+    def generator_terms(self, gens, discs, batch, out) -> Terms:
+        return {"adv": bce_on_probs(discs["D"](out["fake"]), 1.0)}
+
+    def discriminator_terms(self, discs, batch, out) -> Terms:
+        return {
+            "real": bce_on_probs(discs["D"](batch["real"]), 1.0),
+            "fake": bce_on_probs(discs["D"](out["fake"]), 0.0),
+        }
+
+    def eval_batches(self, n: int, seed: int, batch_size: int = 250) -> Iterator[Batch]:
+        rng = torch.Generator().manual_seed(seed)
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            yield {"z": torch.randn(m, self.opt.nz, 1, 1, generator=rng)}
+
+    @torch.no_grad()
+    def evaluate(self, gens: nn.ModuleDict, ctx: EvalContext) -> dict:
+        from gancompress.metrics import evaluate_generated, load_feature_net
+
+        fakes = torch.cat([self.generate(gens, {k: v.to(ctx.device) for k, v in b.items()})["fake"].cpu()
+                           for b in self.eval_batches(ctx.n_samples, ctx.seed)])
+        # FID reference: the training images (standard GAN practice; the held-out split
+        # of digits is only 359 images, too few for stable 128-d statistics)
+        real = torch.stack([x for x, _ in self.dataset("train")])
+        return evaluate_generated(real, fakes, ctx.feature_net, classifier=load_feature_net("digits-classifier"))
+
+    def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return out["fake"]
+
+
+@dataclass(frozen=True)
+class DCGANMnistOptions(DCGANOptions):
+    dataset: str = "mnist"
+    image_size: int = 64
+
+
+@RECIPES.register("dcgan-mnist")
+class DCGANMnistRecipe(DCGANRecipe):
+    """DCGAN on MNIST idx files at 64x64 (the paper's setting); needs recipe_options.data_root."""
+
+    Options = DCGANMnistOptions

@@ -1,0 +1,52 @@
+"""Sweeps over granularity x sparsity: our version of the paper's Table 2 rows."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable
+
+from gancompress.config import RunConfig
+
+
+def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[float], out: str | Path) -> list[dict]:
+    """Compress `base` at every (granularity, sparsity); one run directory each.
+
+    Returns one row per run with the student's metrics and the FID ratio to the teacher,
+    and writes them to ``out/sweep.json``. Finished runs (with a metrics.json) are reused.
+    """
+    from gancompress.api import compress
+
+    out = Path(out)
+    rows = []
+    for gran in granularities:
+        for target in sparsities:
+            run_dir = out / f"{gran}-{round(target * 100):02d}"
+            if (run_dir / "metrics.json").exists():
+                metrics = json.loads((run_dir / "metrics.json").read_text())
+            else:
+                cfg = replace(base, out=str(run_dir), prune=replace(base.prune, granularity=gran, target=target))
+                metrics = compress(cfg)
+            rows.append({"granularity": gran, "target": target, "run": str(run_dir),
+                         "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
+                         "student": metrics["student"], "fid_ratio": metrics.get("fid_ratio"),
+                         "features": metrics["features"]})
+    (out / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+def sweep_table(rows: list[dict], metric: str = "fid") -> str:
+    """Markdown: one line per granularity, dense value then each sparsity as value (ratio)."""
+    targets = sorted({r["target"] for r in rows})
+    grans = list(dict.fromkeys(r["granularity"] for r in rows))
+    teacher = rows[0]["teacher"][metric]
+    head = f"| granularity | dense | " + " | ".join(f"{t:.0%}" for t in targets) + " |"
+    lines = [head, "|" + "---|" * (len(targets) + 2)]
+    for gran in grans:
+        cells = []
+        for t in targets:
+            row = next((r for r in rows if r["granularity"] == gran and r["target"] == t), None)
+            value = row["student"][metric] if row else None
+            cells.append("-" if value is None else f"{value:.3f} ({value / teacher:.3f}x)")
+        lines.append(f"| {gran} | {teacher:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,3 @@
+"""Compression techniques: the self-supervised method and the baselines, one file each."""
+from gancompress.techniques.base import TECHNIQUES, Technique, get_technique  # noqa: F401
+from gancompress.techniques import dense, self_supervised  # noqa: F401  (registration)

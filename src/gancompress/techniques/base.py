@@ -1,0 +1,108 @@
+"""What a technique is: something that builds the networks it trains and does one step.
+
+The trainer owns the loop (batches, seeding, logging, checkpoints, evaluation); a
+technique owns one optimisation step and the objects whose state must be saved.
+"""
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import nn
+
+from gancompress.pruning import Pruner, PruneConfig
+from gancompress.recipes.base import Batch, Recipe
+from gancompress.registry import Registry
+
+TECHNIQUES: Registry[type["Technique"]] = Registry("technique")
+
+
+@dataclass
+class Setup:
+    """What every technique gets: the recipe, the teacher (if any) and the run settings."""
+
+    recipe: Recipe
+    teacher_gens: nn.ModuleDict | None
+    teacher_discs: nn.ModuleDict | None
+    prune: PruneConfig
+    total_steps: int
+    lr_g: float
+    lr_d: float
+    device: torch.device
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A technique without options."""
+
+
+class Technique(ABC):
+    """Base class; subclasses register with ``@TECHNIQUES.register(name)``."""
+
+    Options: ClassVar[type] = NoOptions
+    needs_teacher: ClassVar[bool] = True
+    prunes: ClassVar[bool] = True
+
+    def __init__(self, setup: Setup, options: Any = None):
+        self.s = setup
+        self.opt = options if options is not None else self.Options()
+        self.recipe = setup.recipe
+        self.pruner: Pruner | None = None
+
+    @property
+    @abstractmethod
+    def student(self) -> nn.ModuleDict:
+        """The generator(s) this technique produces."""
+
+    @property
+    def discriminators(self) -> nn.ModuleDict | None:
+        return None
+
+    @abstractmethod
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """One optimisation step; returns named scalars to log (``G/adv``, ``D/real``, ...)."""
+
+    @abstractmethod
+    def stateful(self) -> dict[str, Any]:
+        """Objects with ``state_dict``/``load_state_dict`` that a checkpoint must hold."""
+
+    # -- helpers shared by techniques -------------------------------------------------
+    def adam(self, params, lr: float) -> torch.optim.Adam:
+        return torch.optim.Adam(params, lr=lr, betas=self.recipe.betas)
+
+    def copy_of_teacher(self) -> nn.ModuleDict:
+        if self.s.teacher_gens is None:
+            raise ValueError(f"technique {type(self).__name__} needs a teacher")
+        student = copy.deepcopy(self.s.teacher_gens)
+        student.requires_grad_(True).train()
+        return student
+
+    def make_pruner(self, gens: nn.ModuleDict, optimizer: torch.optim.Optimizer) -> Pruner:
+        pruner = Pruner(gens, self.s.prune, self.s.total_steps)
+        pruner.attach(optimizer)
+        return pruner
+
+
+def get_technique(name: str, setup: Setup, options: Mapping[str, Any] | None = None) -> Technique:
+    """Instantiate a registered technique with validated options."""
+    from gancompress.config import options_from
+
+    cls = TECHNIQUES.get(name)
+    return cls(setup, options_from(cls.Options, options or {}, "technique_options"))
+
+
+def detached(out: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach() for k, v in out.items()}
+
+
+def set_trainable(module: nn.Module | None, flag: bool) -> None:
+    if module is not None:
+        module.requires_grad_(flag)
+
+
+def scalars(prefix: str, terms: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``{"adv": t}`` -> ``{"G/adv": t.mean().detach()}`` for logging."""
+    return {f"{prefix}/{k}": v.detach().mean() for k, v in terms.items()}

@@ -1,0 +1,55 @@
+"""Plain GAN training of a fresh generator and discriminator: what `gancompress train` runs."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from gancompress.recipes.base import Batch, weighted_total
+from gancompress.techniques.base import TECHNIQUES, Technique, detached, scalars, set_trainable
+
+
+@TECHNIQUES.register("dense")
+class DenseGANTraining(Technique):
+    """The family's original training: alternate D and G steps on their weighted terms."""
+
+    needs_teacher = False
+    prunes = False
+
+    def __init__(self, setup, options=None):
+        super().__init__(setup, options)
+        dev = setup.device
+        self.gens = self.recipe.build_generators().to(dev).train()
+        self.discs = self.recipe.build_discriminators().to(dev).train()
+        self.opt_g = self.adam(self.gens.parameters(), setup.lr_g)
+        self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
+
+    @property
+    def student(self) -> nn.ModuleDict:
+        return self.gens
+
+    @property
+    def discriminators(self) -> nn.ModuleDict:
+        return self.discs
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        r = self.recipe
+        out = r.generate(self.gens, batch)
+        # (1) discriminator: real vs detached fakes
+        set_trainable(self.discs, True)
+        d_terms = r.discriminator_terms(self.discs, batch, detached(out))
+        self.opt_d.zero_grad(set_to_none=True)
+        weighted_total(d_terms, r.d_weights).backward()
+        self.opt_d.step()
+        # (2) generator: its own weighted terms against the updated discriminator
+        set_trainable(self.discs, False)
+        g_terms = r.generator_terms(self.gens, self.discs, batch, out)
+        g_loss = weighted_total(g_terms, r.g_weights)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        return {**scalars("G", g_terms), **scalars("D", d_terms), "G/total": g_loss.detach()}
+
+    def stateful(self) -> dict[str, Any]:
+        return {"gens": self.gens, "discs": self.discs, "opt_g": self.opt_g, "opt_d": self.opt_d}

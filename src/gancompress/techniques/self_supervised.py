@@ -1,0 +1,127 @@
+"""Self-supervised GAN compression (Yu & Pool), as stated in shared/METHOD.md.
+
+The dense teacher G_O is frozen; the student G_C starts as its copy and is pruned on
+the schedule while it trains. For the same batch, every generator term l_k and every
+discriminator term m_j is computed for teacher and student outputs, and the student
+minimises the normalised differences
+
+    L_GC = sum_k w_k |l_k(G_O) - l_k(G_C)| / |l_k(G_O)|
+    L_DC = sum_j v_j |m_j(G_O) - m_j(G_C)| / |m_j(G_O)|
+    L    = L_GC + lambda * L_DC.
+
+The pretrained discriminator keeps training with its original loss on real data vs
+both the student's and the teacher's fakes (``freeze_d`` keeps it fixed instead).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from gancompress.recipes.base import Batch, Terms, weighted_total
+from gancompress.techniques.base import TECHNIQUES, Technique, detached, scalars, set_trainable
+from gancompress.techniques.memo import memoized
+
+
+@dataclass(frozen=True)
+class SelfSupervisedOptions:
+    lambda_dc: float = 0.5  # weight of L_DC
+    form: str = "abs"  # abs: |l_O - l_C| / |l_O|;  squared: (l_O - l_C)^2 / l_O^2
+    reduction: str = "batch"  # batch: normalise batch means;  sample: per sample, then mean
+    freeze_d: bool = False  # keep D_O fixed (Table 1's technique (i) does)
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.lambda_dc < 0:
+            raise ValueError(f"lambda_dc={self.lambda_dc}: must be >= 0")
+        if self.form not in ("abs", "squared"):
+            raise ValueError(f"form={self.form!r}: valid: abs, squared")
+        if self.reduction not in ("batch", "sample"):
+            raise ValueError(f"reduction={self.reduction!r}: valid: batch, sample")
+
+
+def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float],
+                form: str = "abs", reduction: str = "batch", eps: float = 1e-8) -> tuple[torch.Tensor, Terms]:
+    """Weighted sum of normalised teacher-student differences; also each term's value.
+
+    Teacher values are treated as constants. Returns (total, {term: normalised diff}).
+    """
+    parts: Terms = {}
+    for name, s_val in student.items():
+        t_val = teacher[name].detach()
+        if reduction == "batch":
+            t_val, s_val = t_val.mean(), s_val.mean()
+        diff = (t_val - s_val).abs() / (t_val.abs() + eps)
+        parts[name] = (diff**2 if form == "squared" else diff).mean()
+    total = sum(weights.get(k, 1.0) * v for k, v in parts.items())
+    return total, parts
+
+
+@TECHNIQUES.register("self-supervised")
+class SelfSupervisedCompression(Technique):
+    """(b) in Table 1: pruned student supervised by the dense teacher and the trained D."""
+
+    Options = SelfSupervisedOptions
+
+    def __init__(self, setup, options=None):
+        super().__init__(setup, options)
+        if setup.teacher_discs is None:
+            raise ValueError("self-supervised compression needs the teacher's discriminator(s)")
+        self.teacher = setup.teacher_gens.eval().requires_grad_(False)
+        self.gens = self.copy_of_teacher()
+        self.discs = setup.teacher_discs.train()
+        self.opt_g = self.adam(self.gens.parameters(), setup.lr_g)
+        self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
+        self.pruner = self.make_pruner(self.gens, self.opt_g)
+
+    @property
+    def student(self) -> nn.ModuleDict:
+        return self.gens
+
+    @property
+    def discriminators(self) -> nn.ModuleDict:
+        return self.discs
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        r, o = self.recipe, self.opt
+        sparsity = self.pruner.step(step)
+        with torch.no_grad():
+            t_out = r.generate(self.teacher, batch)
+        s_out = r.generate(self.gens, batch)
+
+        # (1) student: match the teacher's generator and discriminator terms
+        set_trainable(self.discs, False)
+        with memoized(self.discs) as d:
+            # t_out and the frozen D need no graph; gradient-penalty terms still need autograd
+            g_t = {k: v.detach() for k, v in r.generator_terms(self.teacher, d, batch, t_out).items()}
+            d_t = {k: v.detach() for k, v in r.discriminator_terms(d, batch, t_out).items()}
+            g_s = r.generator_terms(self.gens, d, batch, s_out)
+            d_s = r.discriminator_terms(d, batch, s_out)
+        l_gc, gc_parts = consistency(g_t, g_s, r.g_weights, o.form, o.reduction, o.eps)
+        l_dc, dc_parts = consistency(d_t, d_s, r.d_weights, o.form, o.reduction, o.eps)
+        loss = l_gc + o.lambda_dc * l_dc
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+
+        logs = {**scalars("G", g_s), **scalars("GC", gc_parts), **scalars("DC", dc_parts),
+                "loss/L_GC": l_gc.detach(), "loss/L_DC": l_dc.detach(), "loss/total": loss.detach(),
+                "prune/sparsity": torch.tensor(sparsity)}
+        # (2) discriminator: its original loss on real vs student fakes and real vs teacher fakes
+        if not o.freeze_d:
+            set_trainable(self.discs, True)
+            with memoized(self.discs) as d:
+                d_on_s = r.discriminator_terms(d, batch, detached(s_out))
+                d_on_t = r.discriminator_terms(d, batch, t_out)
+            d_loss = weighted_total(d_on_s, r.d_weights) + weighted_total(d_on_t, r.d_weights)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            logs.update(scalars("D", d_on_s))
+        return logs
+
+    def stateful(self) -> dict[str, Any]:
+        return {"gens": self.gens, "discs": self.discs, "opt_g": self.opt_g,
+                "opt_d": self.opt_d, "pruner": self.pruner}

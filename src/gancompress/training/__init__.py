@@ -1,0 +1,1 @@
+"""The generic trainer, checkpoints and distributed helpers."""

@@ -1,0 +1,132 @@
+"""The generic loop: batches, seeding, logging, checkpoints, evaluation, resume.
+
+It knows nothing of any GAN family or technique: it calls ``technique.train_step``
+and saves whatever ``technique.stateful()`` names.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from gancompress.config import TrainConfig
+from gancompress.recipes.base import Recipe
+from gancompress.techniques.base import Technique
+from gancompress.training.batches import StepBatcher, step_seed
+from gancompress.training.checkpoint import CheckpointError, load_training_state, save_training_state
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or inf; the message names the step and the term."""
+
+
+@dataclass
+class LoopResult:
+    steps_done: int
+    last_logs: dict[str, float]
+    history: list[dict[str, float]]
+
+
+def _rng_state() -> dict[str, Any]:
+    # Batches and noise are re-seeded every step (step_seed), so the global torch
+    # generator is the only RNG state a run carries between steps.
+    return {"torch": torch.get_rng_state()}
+
+
+def save_checkpoint(technique: Technique, step: int, path: Path) -> None:
+    """Everything needed to continue after `step` steps, written atomically."""
+    state = {name: obj.state_dict() for name, obj in technique.stateful().items()}
+    save_training_state({"step": step, "state": state, "rng": _rng_state()}, path)
+
+
+def load_checkpoint(technique: Technique, path: Path) -> int:
+    """Restore a technique from `path`; returns the number of steps already done."""
+    ckpt = load_training_state(path)
+    objects = technique.stateful()
+    missing = sorted(set(objects) - set(ckpt.get("state", {})))
+    if missing:
+        raise CheckpointError(f"checkpoint {str(path)!r} has no state for {missing[0]!r}")
+    for name, obj in objects.items():
+        obj.load_state_dict(ckpt["state"][name])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    return int(ckpt["step"])
+
+
+class Trainer:
+    """Runs `technique` for ``cfg.steps`` steps on `recipe`'s training data."""
+
+    def __init__(self, recipe: Recipe, technique: Technique, cfg: TrainConfig, out_dir: Path,
+                 device: torch.device, rank: int = 0, world: int = 1,
+                 on_eval: Callable[[int], dict[str, float]] | None = None):
+        self.recipe, self.technique, self.cfg = recipe, technique, cfg
+        self.out, self.device, self.rank, self.world = Path(out_dir), device, rank, world
+        self.is_main = rank == 0
+        self.on_eval = on_eval
+        self.batcher = StepBatcher(recipe.dataset("train"), cfg.batch_size, cfg.seed, rank, world)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / CHECKPOINT
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        rng = torch.Generator().manual_seed(step_seed(self.cfg.seed, step, 2 + self.rank))
+        batch = self.recipe.make_batch(self.batcher.items(step), rng)
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def run(self, resume: bool = False) -> LoopResult:
+        cfg = self.cfg
+        start = load_checkpoint(self.technique, self.checkpoint_path) if resume else 0
+        writer = self._writer()
+        history: list[dict[str, float]] = []
+        logs: dict[str, float] = {}
+        bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not self.is_main,
+                   desc=type(self.technique).__name__, dynamic_ncols=True, mininterval=1.0)
+        for step in bar:
+            torch.manual_seed(step_seed(cfg.seed, step, 100 + self.rank))
+            raw = self.technique.train_step(self.batch(step), step)
+            logs = {k: float(v) for k, v in raw.items()}
+            self._check_finite(logs, step)
+            done = step + 1
+            if cfg.log_every and (done % cfg.log_every == 0 or done == cfg.steps):
+                history.append({"step": done, **logs})
+                self._log(writer, done, logs)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in list(logs.items())[:3]})
+            if self.on_eval and cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+                metrics = self.on_eval(done)
+                history.append({"step": done, **{f"eval/{k}": v for k, v in metrics.items()}})
+                self._log(writer, done, {f"eval/{k}": v for k, v in metrics.items()})
+            if cfg.ckpt_every and done % cfg.ckpt_every == 0 and self.is_main:
+                save_checkpoint(self.technique, done, self.checkpoint_path)
+        if self.is_main:
+            save_checkpoint(self.technique, cfg.steps, self.checkpoint_path)
+        if writer is not None:
+            writer.close()
+        return LoopResult(cfg.steps - start, logs, history)
+
+    def _check_finite(self, logs: dict[str, float], step: int) -> None:
+        for name, value in logs.items():
+            if not math.isfinite(value):
+                kept = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists() else ""
+                raise NonFiniteLossError(f"step {step}: loss term {name!r} is {value}{kept}")
+
+    def _writer(self):
+        if not self.is_main:
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(self.out / "tb"))
+
+    def _log(self, writer, step: int, logs: dict[str, float]) -> None:
+        if not self.is_main:
+            return
+        for name, value in logs.items():
+            writer.add_scalar(name, value, step)
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, **logs}) + "\n")

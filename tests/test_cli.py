@@ -1,0 +1,60 @@
+"""End-to-end CLI runs on tiny settings (one per family) and user-facing errors."""
+import json
+
+import pytest
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from gancompress.cli import main
+
+TINY_DCGAN = ["--set", "recipe_options.ngf=8", "--set", "recipe_options.ndf=8", "--set", "recipe_options.nz=16",
+              "--set", "train.batch_size=16", "--set", "train.eval_samples=64"]
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+def test_list_names_recipes_and_techniques():
+    result = run("list")
+    assert result.exit_code == 0
+    assert "dcgan-digits" in result.output and "self-supervised" in result.output
+    assert "element" in result.output and "agp" in result.output
+
+
+@pytest.mark.slow
+def test_train_then_compress_dcgan(tmp_path):
+    teacher = tmp_path / "teacher"
+    result = run("train", "--recipe", "dcgan-digits", "--steps", "6", "--out", str(teacher), *TINY_DCGAN)
+    assert result.exit_code == 0, result.output
+    assert (teacher / "G.safetensors").exists() and (teacher / "D.safetensors").exists()
+    out = tmp_path / "student"
+    result = run("compress", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--sparsity", "0.5",
+                 "--granularity", "element", "--steps", "6", "--out", str(out), "--set", "train.batch_size=16",
+                 "--set", "train.eval_samples=64", "--set", "train.log_every=1")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["student"]["sparsity"] == pytest.approx(0.5, abs=0.005)
+    assert metrics["teacher"]["fid"] > 0 and metrics["student"]["fid"] > 0
+    weights = load_file(str(out / "student_G.safetensors"))
+    deconvs = [v for k, v in weights.items() if v.ndim == 4]
+    zeros = sum(int((v == 0).sum()) for v in deconvs) / sum(v.numel() for v in deconvs)
+    assert zeros == pytest.approx(0.5, abs=0.005)
+    assert (out / "teacher_vs_student.png").stat().st_size > 1000
+    assert (out / "log.jsonl").read_text().count("\n") == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compress", "--sparsity", "1.5"], "target"),
+    (["compress", "--recipe", "nope"], "valid:"),
+    (["compress", "--technique", "nope"], "valid:"),
+    (["compress", "--granularity", "blocks"], "valid"),
+    (["compress", "--set", "prune.colour=3"], "prune.colour"),
+    (["compress", "--teacher", "/does/not/exist"], "does not exist"),
+])
+def test_bad_input_gives_one_clear_line(args, message, tmp_path):
+    result = CliRunner().invoke(main, args + ["--out", str(tmp_path / "o")])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,92 @@
+"""Checks every registered technique gets for free, plus the method's loss on golden values."""
+import pytest
+import torch
+
+from gancompress.config import TrainConfig
+from gancompress.pruning import PruneConfig
+from gancompress.techniques import TECHNIQUES, get_technique
+from gancompress.techniques.base import Setup
+from gancompress.techniques.self_supervised import consistency
+from gancompress.training.trainer import Trainer, load_checkpoint
+
+STEPS = 4
+
+
+def make_setup(recipe, target=0.5, steps=STEPS):
+    teacher_g, teacher_d = recipe.build_generators(), recipe.build_discriminators()
+    return Setup(recipe=recipe, teacher_gens=teacher_g, teacher_discs=teacher_d,
+                 prune=PruneConfig(target=target, schedule="agp", end=0.5), total_steps=steps,
+                 lr_g=1e-3, lr_d=1e-3, device=torch.device("cpu"))
+
+
+@pytest.mark.parametrize("name", TECHNIQUES.names())
+def test_runs_checkpoints_and_prunes(name, tiny_recipe, tmp_path):
+    recipe = tiny_recipe("dcgan-digits")
+    technique = get_technique(name, make_setup(recipe))
+    cfg = TrainConfig(steps=STEPS, batch_size=8, log_every=1, ckpt_every=2)
+    result = Trainer(recipe, technique, cfg, tmp_path, torch.device("cpu")).run()
+    assert len(result.history) == STEPS
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.last_logs.values())
+    if technique.prunes:
+        assert technique.pruner.sparsity() == pytest.approx(0.5, abs=0.01)
+    # the checkpoint restores every stateful object
+    fresh = get_technique(name, make_setup(recipe))
+    assert load_checkpoint(fresh, tmp_path / "checkpoint.pt") == STEPS
+    for a, b in zip(technique.student.state_dict().values(), fresh.student.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_consistency_golden_values():
+    teacher = {"adv": torch.tensor([2.0, 2.0]), "fake": torch.tensor([1.0, 3.0])}
+    student = {"adv": torch.tensor([1.0, 3.0]), "fake": torch.tensor([1.5, 1.5])}
+    weights = {"adv": 1.0, "fake": 2.0}
+    # batch form: |2-2|/2 = 0 for adv; |2-1.5|/2 = 0.25 for fake -> 0 + 2*0.25
+    total, parts = consistency(teacher, student, weights, "abs", "batch")
+    assert parts["adv"].item() == pytest.approx(0.0) and parts["fake"].item() == pytest.approx(0.25)
+    assert total.item() == pytest.approx(0.5)
+    # per-sample form: adv mean(|2-1|/2, |2-3|/2) = 0.5; fake mean(0.5/1, 1.5/3) = 0.5
+    total, parts = consistency(teacher, student, weights, "abs", "sample")
+    assert parts["adv"].item() == pytest.approx(0.5) and total.item() == pytest.approx(1.5)
+    # squared per-sample: adv mean(0.25, 0.25)=0.25; fake mean(0.25, 0.25)=0.25 -> 0.25 + 0.5
+    total, _ = consistency(teacher, student, weights, "squared", "sample")
+    assert total.item() == pytest.approx(0.75)
+
+
+def test_consistency_has_no_gradient_into_teacher():
+    t = torch.tensor([1.0], requires_grad=True)
+    s = torch.tensor([2.0], requires_grad=True)
+    total, _ = consistency({"x": t}, {"x": s}, {})
+    total.backward()
+    assert t.grad is None and s.grad.item() == pytest.approx(1.0)
+
+
+def test_student_starts_as_teacher_copy(tiny_recipe):
+    recipe = tiny_recipe("dcgan-digits")
+    setup = make_setup(recipe, target=0.0)
+    technique = get_technique("self-supervised", setup)
+    for (k, a), b in zip(setup.teacher_gens.state_dict().items(), technique.student.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert all(not p.requires_grad for p in setup.teacher_gens.parameters())
+    assert technique.student is not setup.teacher_gens
+
+
+def test_memoized_discriminator_gives_identical_gradients(tiny_recipe):
+    """Memoizing D within a phase changes cost, not losses or gradients."""
+    from gancompress.techniques.memo import memoized
+
+    recipe = tiny_recipe("dcgan-digits")
+    gens, discs = recipe.build_generators(), recipe.build_discriminators().eval()
+    batch = recipe.make_batch((torch.randn(4, 1, 32, 32), torch.zeros(4)), torch.Generator().manual_seed(0))
+
+    def grads(d):
+        gens.zero_grad()
+        out = recipe.generate(gens, batch)
+        loss = sum(v.mean() for v in recipe.generator_terms(gens, d, batch, out).values())
+        loss = loss + sum(v.mean() for v in recipe.discriminator_terms(d, batch, out).values())
+        loss.backward()
+        return [p.grad.clone() for p in gens.parameters()]
+
+    plain = grads(discs)
+    with memoized(discs) as d:
+        memo = grads(d)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain, memo))
