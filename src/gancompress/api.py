@@ -20,6 +20,7 @@ from gancompress.techniques import TECHNIQUES, get_technique
 from gancompress.techniques.base import Setup
 from gancompress.training.checkpoint import (CheckpointError, atomic_write, load_into,
                                              load_state_dict_file, save_weights)
+from gancompress.training.distributed import DistEnv, device_for, init_from_env
 from gancompress.training.trainer import Trainer
 
 ASSETS = Path(__file__).parent / "assets"
@@ -113,12 +114,19 @@ def sample_sheet(recipe: Recipe, panels: dict[str, nn.ModuleDict], path: Path, n
 
 
 # -- commands ------------------------------------------------------------------------------
-def _prepare_out(cfg: RunConfig, resume: bool) -> Path:
+def _distributed(device: torch.device) -> tuple[DistEnv, torch.device]:
+    """Join torchrun's process group when launched by it (single process otherwise)."""
+    env = init_from_env(device.type)
+    return env, device_for(env, device)
+
+
+def _prepare_out(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv()) -> Path:
     out = Path(cfg.out)
     if not resume and (out / "checkpoint.pt").exists():
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
+    if env.is_main:
+        atomic_write(out / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
     return out
 
 
@@ -137,12 +145,15 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     cfg = from_mapping(RunConfig, {**to_dict(cfg), "technique": "dense"})
     device = resolve_device(cfg.train.device)
     recipe = recipe_for(cfg, None)
-    out = _prepare_out(cfg, resume)
+    env, device = _distributed(device)
+    out = _prepare_out(cfg, resume, env)
+    torch.manual_seed(cfg.train.seed)  # network initialisation
     technique = get_technique("dense", _setup(cfg, recipe, device, None), {})
-    torch.manual_seed(cfg.train.seed)
     started = time.perf_counter()
-    Trainer(recipe, technique, cfg.train, out, device).run(resume=resume)
+    Trainer(recipe, technique, cfg.train, out, device, env=env).run(resume=resume)
     seconds = time.perf_counter() - started
+    if not env.is_main:
+        return {}
     save_networks(technique.student, out)
     save_networks(technique.discriminators, out)
     write_recipe_file(out, cfg, recipe)
@@ -163,12 +174,13 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
         raise CheckpointError(f"teacher directory {str(teacher_dir)!r} does not exist"
                               + ("" if cfg.teacher else f" (no teacher is shipped for {cfg.recipe!r}; pass --teacher)"))
     recipe = recipe_for(cfg, teacher_dir)
-    out = _prepare_out(cfg, resume)
+    env, device = _distributed(device)
+    out = _prepare_out(cfg, resume, env)
     setup = _setup(cfg, recipe, device, teacher_dir)
     teacher = setup.teacher_gens
     teacher_copy = copy.deepcopy(teacher)  # techniques may put the teacher in train mode
+    torch.manual_seed(cfg.train.seed)  # initialisation of anything not copied from the teacher
     technique = get_technique(cfg.technique, setup, cfg.technique_options)
-    torch.manual_seed(cfg.train.seed)
     feats = feature_net_for(recipe, cfg.inception)
 
     def on_eval(step: int) -> dict:
@@ -176,8 +188,10 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
                 if isinstance(v, (int, float))}
 
     started = time.perf_counter()
-    Trainer(recipe, technique, cfg.train, out, device, on_eval=on_eval).run(resume=resume)
+    Trainer(recipe, technique, cfg.train, out, device, env=env, on_eval=on_eval).run(resume=resume)
     seconds = time.perf_counter() - started
+    if not env.is_main:  # rank 0 evaluates and writes everything
+        return {}
 
     student = technique.student
     paths = save_networks(student, out, prefix="student_")

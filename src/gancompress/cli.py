@@ -62,10 +62,14 @@ def list_cmd() -> None:
         click.echo(f"  {name:<22} {_first_line(TECHNIQUES.get(name))}")
     for title, reg in (("granularities", GRANULARITIES), ("criteria", CRITERIA), ("schedules", SCHEDULES)):
         click.echo(f"{title}: {', '.join(reg.names())}")
+    from gancompress.config import shipped_configs
+
+    click.echo(f"configs: {', '.join(shipped_configs())}")
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config file, or the name of a shipped one (see `gancompress list`).")
 @click.option("--recipe", help="Recipe name (see `gancompress list`).")
 @click.option("--steps", type=int, help="Training steps.")
 @click.option("--batch-size", type=int)
@@ -82,12 +86,14 @@ def train(config_path, recipe, steps, batch_size, seed, out, resume, sets) -> No
     cfg = load_config(config_path, _overrides({"recipe": recipe, "train.steps": steps, "train.batch_size": batch_size,
                                                "train.seed": seed, "out": out}, sets))
     metrics = api.train(cfg, resume=resume)
-    click.echo(json.dumps(metrics["teacher"], indent=2))
-    click.echo(f"teacher written to {cfg.out}")
+    if metrics:  # empty on torchrun ranks other than 0
+        click.echo(json.dumps(metrics["teacher"], indent=2))
+        click.echo(f"teacher written to {cfg.out}")
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config file, or the name of a shipped one (see `gancompress list`).")
 @click.option("--recipe", help="Recipe name (see `gancompress list`).")
 @click.option("--teacher", help="Teacher directory ({G,D}.safetensors + recipe.yaml); default: the shipped one.")
 @click.option("--technique", help="Technique name (default self-supervised).")
@@ -126,6 +132,8 @@ def demo(out) -> None:
 
 
 def _print_summary(metrics: dict, out: str) -> None:
+    if not metrics:  # torchrun ranks other than 0
+        return
     t, s = metrics["teacher"], metrics["student"]
     click.echo(f"features: {metrics['features']}")
     keys = [k for k in t if isinstance(t[k], (int, float))]

@@ -136,6 +136,11 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"{key}={value!r}: expected an integer")
         return value
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads "5e-5" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}={value!r}: expected a number")
         return float(value)
@@ -168,14 +173,24 @@ def _deep_copy(data: Mapping) -> dict:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
 
 
+SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def shipped_configs() -> list[str]:
+    return sorted(p.stem for p in SHIPPED_CONFIGS.glob("*.yaml"))
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """A RunConfig from an optional YAML file plus dotted overrides."""
+    """A RunConfig from an optional YAML file (or a shipped config's name) plus dotted overrides."""
     data: dict = {}
+    if path is not None and not Path(path).exists() and (SHIPPED_CONFIGS / f"{path}.yaml").exists():
+        path = SHIPPED_CONFIGS / f"{path}.yaml"
     if path is not None:
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} does not exist") from None
+            raise ConfigError(f"config file {str(path)!r} does not exist; shipped configs: "
+                              f"{', '.join(shipped_configs())}") from None
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
     return from_mapping(RunConfig, apply_overrides(data, list(overrides)))

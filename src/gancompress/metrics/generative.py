@@ -18,10 +18,12 @@ def _batches(x: torch.Tensor, size: int = 250):
 def fid_kid(real: torch.Tensor, fake: torch.Tensor, feature_net: nn.Module) -> dict[str, float]:
     """FID and KID (mean, std) between two image sets in [-1, 1] on `feature_net`'s features."""
     n = min(len(real), len(fake))
-    fid = FrechetInceptionDistance(feature=feature_net, normalize=True)
+    local = {"sync_on_compute": False}  # under torchrun only rank 0 evaluates, on all the data
+    fid = FrechetInceptionDistance(feature=feature_net, normalize=True, **local)
     with warnings.catch_warnings():  # "KID keeps all features in memory": a few thousand here
         warnings.simplefilter("ignore", UserWarning)
-        kid = KernelInceptionDistance(feature=feature_net, normalize=True, subsets=50, subset_size=max(2, n // 2))
+        kid = KernelInceptionDistance(feature=feature_net, normalize=True, subsets=50, subset_size=max(2, n // 2),
+                                      **local)
     for metric in (fid, kid):
         for part in _batches(real):
             metric.update(part, real=True)

@@ -21,19 +21,20 @@ from gancompress.recipes.losses import bce_on_probs
 class Generator(nn.Module):
     """z (N, nz, 1, 1) -> image (N, nc, size, size) in [-1, 1]."""
 
-    def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64):
+    def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64, batch_norm: bool = True):
         super().__init__()
+        norm = nn.BatchNorm2d if batch_norm else (lambda c: nn.Identity())  # Identity keeps the key indices
         n_up = int(math.log2(image_size)) - 3  # stages between 4x4 and the output
         mult = 2**n_up
         layers: list[nn.Module] = [  # (N, nz, 1, 1) -> (N, ngf*mult, 4, 4)
             nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ngf * mult),
+            norm(ngf * mult),
             nn.ReLU(True),
         ]
         for _ in range(n_up):  # each stage doubles H, W and halves channels
             layers += [
                 nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ngf * mult // 2),
+                norm(ngf * mult // 2),
                 nn.ReLU(True),
             ]
             mult //= 2
@@ -47,15 +48,16 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """image (N, nc, size, size) -> probability of being real, (N, 1, 1, 1)."""
 
-    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64):
+    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64, batch_norm: bool = True):
         super().__init__()
+        norm = nn.BatchNorm2d if batch_norm else (lambda c: nn.Identity())
         n_down = int(math.log2(image_size)) - 3
         layers: list[nn.Module] = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         mult = 1
         for _ in range(n_down):  # each stage halves H, W and doubles channels
             layers += [
                 nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ndf * mult * 2),
+                norm(ndf * mult * 2),
                 nn.LeakyReLU(0.2, True),
             ]
             mult *= 2
@@ -84,6 +86,7 @@ class DCGANOptions:
     ngf: int = 32
     ndf: int = 32
     nc: int = 1
+    batch_norm: bool = True  # False replaces BatchNorm with identity (same keys otherwise)
 
     def __post_init__(self) -> None:
         if self.dataset not in ("digits", "mnist"):
@@ -107,13 +110,13 @@ class DCGANRecipe(Recipe):
 
     def build_generators(self) -> nn.ModuleDict:
         o = self.opt
-        g = Generator(o.nz, o.ngf, o.nc, o.image_size)
+        g = Generator(o.nz, o.ngf, o.nc, o.image_size, o.batch_norm)
         g.apply(init_dcgan_weights)
         return nn.ModuleDict({"G": g})
 
     def build_discriminators(self) -> nn.ModuleDict:
         o = self.opt
-        d = Discriminator(o.ndf, o.nc, o.image_size)
+        d = Discriminator(o.ndf, o.nc, o.image_size, o.batch_norm)
         d.apply(init_dcgan_weights)
         return nn.ModuleDict({"D": d})
 

@@ -18,7 +18,8 @@ def step_seed(seed: int, step: int, salt: int = 0) -> int:
 class StepBatcher:
     """Global batch `step` = a slice of the permutation of epoch ``step * B // N``.
 
-    With ``world > 1`` each rank receives its contiguous share of the global batch.
+    With ``world > 1`` each rank receives its contiguous share of the global batch
+    (see `shard`).
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
@@ -37,14 +38,19 @@ class StepBatcher:
         return self._perms[epoch]
 
     def indices(self, step: int) -> list[int]:
-        """Dataset indices of this rank's part of global batch `step`."""
+        """Dataset indices of global batch `step`."""
         start = step * self.batch_size
         out = []
         for pos in range(start, start + self.batch_size):
             epoch, offset = divmod(pos, self.n)
             out.append(int(self._perm(epoch)[offset]))
-        share = self.batch_size // self.world
-        return out[self.rank * share:(self.rank + 1) * share]
+        return out
 
     def items(self, step: int):
+        """The collated global batch `step`."""
         return default_collate([self.dataset[i] for i in self.indices(step)])
+
+    def shard(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """This rank's contiguous share of a global batch dict."""
+        share = self.batch_size // self.world
+        return {k: v[self.rank * share:(self.rank + 1) * share] for k, v in batch.items()}

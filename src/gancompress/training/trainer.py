@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from gancompress.config import TrainConfig
 from gancompress.recipes.base import Recipe
 from gancompress.techniques.base import Technique
 from gancompress.training.batches import StepBatcher, step_seed
+from gancompress.training.distributed import (DistEnv, average_buffers, average_gradients_before_steps,
+                                              average_scalars, barrier)
 from gancompress.training.checkpoint import CheckpointError, load_training_state, save_training_state
 
 CHECKPOINT = "checkpoint.pt"
@@ -63,42 +66,49 @@ class Trainer:
     """Runs `technique` for ``cfg.steps`` steps on `recipe`'s training data."""
 
     def __init__(self, recipe: Recipe, technique: Technique, cfg: TrainConfig, out_dir: Path,
-                 device: torch.device, rank: int = 0, world: int = 1,
+                 device: torch.device, env: DistEnv = DistEnv(),
                  on_eval: Callable[[int], dict[str, float]] | None = None):
         self.recipe, self.technique, self.cfg = recipe, technique, cfg
-        self.out, self.device, self.rank, self.world = Path(out_dir), device, rank, world
-        self.is_main = rank == 0
+        self.out, self.device, self.env = Path(out_dir), device, env
+        self.is_main = env.is_main
         self.on_eval = on_eval
-        self.batcher = StepBatcher(recipe.dataset("train"), cfg.batch_size, cfg.seed, rank, world)
+        self.batcher = StepBatcher(recipe.dataset("train"), cfg.batch_size, cfg.seed, env.rank, env.world)
+        objects = list(technique.stateful().values())
+        self._modules = [o for o in objects if isinstance(o, nn.Module)]
+        average_gradients_before_steps([o for o in objects if isinstance(o, torch.optim.Optimizer)], env)
 
     @property
     def checkpoint_path(self) -> Path:
         return self.out / CHECKPOINT
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
-        rng = torch.Generator().manual_seed(step_seed(self.cfg.seed, step, 2 + self.rank))
-        batch = self.recipe.make_batch(self.batcher.items(step), rng)
+        """This rank's share of global batch `step` (noise drawn for the global batch, then sharded)."""
+        rng = torch.Generator().manual_seed(step_seed(self.cfg.seed, step, 2))
+        batch = self.batcher.shard(self.recipe.make_batch(self.batcher.items(step), rng))
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def run(self, resume: bool = False) -> LoopResult:
         cfg = self.cfg
         start = load_checkpoint(self.technique, self.checkpoint_path) if resume else 0
+        if self.is_main:
+            self._truncate_log(start)
         writer = self._writer()
         history: list[dict[str, float]] = []
         logs: dict[str, float] = {}
         bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not self.is_main,
                    desc=type(self.technique).__name__, dynamic_ncols=True, mininterval=1.0)
         for step in bar:
-            torch.manual_seed(step_seed(cfg.seed, step, 100 + self.rank))
+            torch.manual_seed(step_seed(cfg.seed, step, 100 + self.env.rank))
             raw = self.technique.train_step(self.batch(step), step)
-            logs = {k: float(v) for k, v in raw.items()}
+            average_buffers(self._modules, self.env)
+            logs = {k: float(v) for k, v in average_scalars(raw, self.env).items()}
             self._check_finite(logs, step)
             done = step + 1
             if cfg.log_every and (done % cfg.log_every == 0 or done == cfg.steps):
                 history.append({"step": done, **logs})
                 self._log(writer, done, logs)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in list(logs.items())[:3]})
-            if self.on_eval and cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+            if self.on_eval and self.is_main and cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
                 metrics = self.on_eval(done)
                 history.append({"step": done, **{f"eval/{k}": v for k, v in metrics.items()}})
                 self._log(writer, done, {f"eval/{k}": v for k, v in metrics.items()})
@@ -106,6 +116,7 @@ class Trainer:
                 save_checkpoint(self.technique, done, self.checkpoint_path)
         if self.is_main:
             save_checkpoint(self.technique, cfg.steps, self.checkpoint_path)
+        barrier(self.env)
         if writer is not None:
             writer.close()
         return LoopResult(cfg.steps - start, logs, history)
@@ -115,6 +126,14 @@ class Trainer:
             if not math.isfinite(value):
                 kept = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists() else ""
                 raise NonFiniteLossError(f"step {step}: loss term {name!r} is {value}{kept}")
+
+    def _truncate_log(self, start: int) -> None:
+        """Forget log lines past the checkpoint we resume from (they will be redone)."""
+        path = self.out / "log.jsonl"
+        if not path.exists():
+            return
+        kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= start]
+        path.write_text("".join(line + "\n" for line in kept))
 
     def _writer(self):
         if not self.is_main:

@@ -1,0 +1,81 @@
+"""Crash safety: SIGKILL midway + --resume gives the uninterrupted result; corrupt checkpoints fail clearly."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gancompress.training.checkpoint import CheckpointError, load_training_state, save_training_state
+
+TINY = ["--set", "recipe_options.nz=8", "--set", "recipe_options.ngf=8", "--set", "recipe_options.ndf=8",
+        "--set", "train.batch_size=16", "--set", "train.eval_samples=32", "--set", "train.log_every=1",
+        "--set", "train.ckpt_every=5", "--set", "train.device=cpu"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+
+
+def cli(*args) -> list[str]:
+    return [sys.executable, "-m", "gancompress", *args, *TINY]
+
+
+def logged_steps(out) -> int:
+    log = out / "log.jsonl"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def kill_midway(cmd, out, after_step: int) -> None:
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while logged_steps(out) < after_step:
+        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()[-2000:]}"
+        assert time.time() < deadline, "run too slow"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def run(cmd) -> None:
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "compress"])
+def test_sigkill_then_resume_matches_uninterrupted_run(command, tmp_path):
+    steps = ["--steps", "60"]
+    extra = []
+    if command == "compress":
+        teacher = tmp_path / "teacher"
+        run(cli("train", "--steps", "3", "--out", str(teacher)))
+        extra = ["--teacher", str(teacher), "--sparsity", "0.5"]
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    run(cli(command, *steps, *extra, "--out", str(full)))
+    kill_midway(cli(command, *steps, *extra, "--out", str(killed)), killed, after_step=22)
+    assert (killed / "checkpoint.pt").exists() and not (killed / "metrics.json").exists()
+    run(cli(command, *steps, *extra, "--out", str(killed), "--resume"))
+
+    prefix = "student_" if command == "compress" else ""
+    a, b = load_file(str(full / f"{prefix}G.safetensors")), load_file(str(killed / f"{prefix}G.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "resumed run differs"
+    assert [line.split(",")[0] for line in (killed / "log.jsonl").read_text().splitlines()] == \
+           [line.split(",")[0] for line in (full / "log.jsonl").read_text().splitlines()]
+
+
+def test_corrupt_checkpoint_gives_clear_error_and_keeps_previous(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_training_state({"step": 5, "state": {}}, path)
+    save_training_state({"step": 10, "state": {}}, path)
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.raises(CheckpointError, match="truncated or corrupt.*previous checkpoint"):
+        load_training_state(path)
+    assert load_training_state(tmp_path / "checkpoint.prev.pt")["step"] == 5
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    proc = subprocess.run(cli("train", "--steps", "2", "--out", str(tmp_path / "none"), "--resume"),
+                          env=ENV, capture_output=True, text=True)
+    assert proc.returncode != 0 and "does not exist" in proc.stderr + proc.stdout

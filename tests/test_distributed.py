@@ -1,0 +1,60 @@
+"""torchrun with 2 CPU processes (gloo) against one process with the same global batch.
+
+Without BatchNorm the two runs agree to float rounding (gradients are averaged over
+the two halves of each global batch). With BatchNorm each rank normalises with its own
+half-batch statistics, as DDP without SyncBatchNorm does, so weights differ slightly
+(about 1e-3 after 4 steps at lr 2e-4 in our measurement); that case is only run, not compared.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from safetensors.torch import load_file
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")]
+
+
+def tiny_args(batch_norm: bool) -> list[str]:
+    return ["train", "--recipe", "dcgan-digits", "--steps", "4", "--batch-size", "16", "--seed", "3",
+            "--set", "recipe_options.nz=8", "--set", "recipe_options.ngf=4", "--set", "recipe_options.ndf=4",
+            "--set", f"recipe_options.batch_norm={str(batch_norm).lower()}", "--set", "train.eval_samples=32",
+            "--set", "train.device=cpu", "--set", "train.log_every=1"]
+
+
+def run(cmd: list[str]) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
+def one_and_two(tmp_path, batch_norm):
+    one, two = tmp_path / "one", tmp_path / "two"
+    run([sys.executable, "-m", "gancompress", *tiny_args(batch_norm), "--out", str(one)])
+    run(["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "gancompress", *tiny_args(batch_norm),
+         "--out", str(two)])
+    return one, two
+
+
+def max_weight_difference(a, b) -> float:
+    diffs = []
+    for name in ("G", "D"):
+        x, y = load_file(str(a / f"{name}.safetensors")), load_file(str(b / f"{name}.safetensors"))
+        assert x.keys() == y.keys()
+        diffs += [float((x[k] - y[k]).abs().max()) for k in x if x[k].is_floating_point()]
+    return max(diffs)
+
+
+def test_two_processes_match_one_process_without_batch_norm(tmp_path):
+    one, two = one_and_two(tmp_path, batch_norm=False)
+    assert max_weight_difference(one, two) < 1e-6
+    # rank 0 alone wrote the log, one line per step, with losses averaged over ranks
+    assert len((two / "log.jsonl").read_text().splitlines()) == 4
+    assert (two / "metrics.json").exists()
+
+
+def test_two_processes_run_with_batch_norm(tmp_path):
+    one, two = one_and_two(tmp_path, batch_norm=True)
+    assert 0 < max_weight_difference(one, two) < 1e-2
