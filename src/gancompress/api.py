@@ -230,12 +230,9 @@ def _saved_sparsity(paths: list[Path], student: nn.ModuleDict, pruned_layers) ->
     return zeros / total if total else 0.0
 
 
-DEMO_OVERRIDES = ["prune.target=0.5", "prune.granularity=element", "technique=self-supervised"]
-
-
 def demo(out: str = "runs/demo", steps: int | None = None) -> dict:
-    """Compress the shipped DCGAN-digits teacher to 50% element sparsity."""
+    """Compress the shipped DCGAN-digits teacher to 50% element sparsity (configs/dcgan-digits.yaml)."""
     from gancompress.config import load_config
 
-    overrides = DEMO_OVERRIDES + [f"out={out}"] + ([f"train.steps={steps}"] if steps else [])
-    return compress(load_config(None, overrides))
+    overrides = [f"out={out}"] + ([f"train.steps={steps}"] if steps else [])
+    return compress(load_config("dcgan-digits", overrides))

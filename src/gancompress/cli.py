@@ -114,6 +114,9 @@ def compress(config_path, recipe, teacher, technique, granularity, sparsity, sch
     from gancompress import api
     from gancompress.config import load_config
 
+    from gancompress.config import RunConfig, default_config_for
+
+    config_path = config_path or default_config_for(recipe or RunConfig.recipe)
     cfg = load_config(config_path, _overrides({
         "recipe": recipe, "teacher": teacher, "technique": technique, "prune.granularity": granularity,
         "prune.target": sparsity, "prune.schedule": schedule, "train.steps": steps,
@@ -129,6 +132,19 @@ def demo(out) -> None:
     from gancompress import api
 
     _print_summary(api.demo(out), out)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", default="runs/report", show_default=True, help="Folder for report.html and report.md.")
+@click.option("--title", default="gancompress report", show_default=True)
+@user_errors
+def report(runs, out, title) -> None:
+    """Build a self-contained HTML page (and Markdown) from run directories."""
+    from gancompress.report.page import build_report
+
+    paths = build_report(list(runs), out, title)
+    click.echo(f"written {paths['html']} and {paths['markdown']}")
 
 
 def _print_summary(metrics: dict, out: str) -> None:

@@ -180,6 +180,12 @@ def shipped_configs() -> list[str]:
     return sorted(p.stem for p in SHIPPED_CONFIGS.glob("*.yaml"))
 
 
+def default_config_for(recipe: str) -> Path | None:
+    """The shipped compression config of `recipe`, if there is one."""
+    path = SHIPPED_CONFIGS / f"{recipe}.yaml"
+    return path if path.exists() else None
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
     """A RunConfig from an optional YAML file (or a shipped config's name) plus dotted overrides."""
     data: dict = {}

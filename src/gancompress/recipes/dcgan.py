@@ -7,6 +7,7 @@ Image size 32 drops one up/down-sampling stage.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
@@ -79,7 +80,7 @@ def init_dcgan_weights(m: nn.Module) -> None:
 
 @dataclass(frozen=True)
 class DCGANOptions:
-    dataset: str = "digits"  # digits (built in) | mnist (idx files in data_root)
+    dataset: str = "digits"  # digits (built in) | mnist (idx files in data_root) | folder (images in data_root)
     data_root: str | None = None
     image_size: int = 32  # 32 or 64
     nz: int = 64
@@ -89,10 +90,10 @@ class DCGANOptions:
     batch_norm: bool = True  # False replaces BatchNorm with identity (same keys otherwise)
 
     def __post_init__(self) -> None:
-        if self.dataset not in ("digits", "mnist"):
-            raise ValueError(f"dataset={self.dataset!r}: valid: digits, mnist")
-        if self.dataset == "mnist" and not self.data_root:
-            raise ValueError("dataset=mnist needs data_root (folder with the MNIST idx files)")
+        if self.dataset not in ("digits", "mnist", "folder"):
+            raise ValueError(f"dataset={self.dataset!r}: valid: digits, mnist, folder")
+        if self.dataset != "digits" and not self.data_root:
+            raise ValueError(f"dataset={self.dataset} needs data_root (a folder with the MNIST idx files / images)")
         if self.image_size not in (32, 64):
             raise ValueError(f"image_size={self.image_size}: valid: 32, 64")
         for name in ("nz", "ngf", "ndf", "nc"):
@@ -126,6 +127,11 @@ class DCGANRecipe(Recipe):
             from gancompress.data.mnist import mnist_split
 
             return mnist_split(o.data_root, split, o.image_size)
+        if o.dataset == "folder":  # data_root/train and data_root/test, or one folder for both
+            from gancompress.data.images import ImageFolder
+
+            root = Path(o.data_root)
+            return ImageFolder(root / split if (root / split).is_dir() else root, o.image_size, o.nc)
         from gancompress.data.digits import digits_split
 
         return digits_split(split, o.image_size)

@@ -20,6 +20,24 @@ from gancompress.registry import Registry
 TECHNIQUES: Registry[type["Technique"]] = Registry("technique")
 
 
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or inf; the message names the term (and the trainer adds the step)."""
+
+    def __init__(self, term: str, value: float, step: int | None = None, note: str = ""):
+        self.term, self.value, self.step = term, value, step
+        where = f"step {step}: " if step is not None else ""
+        super().__init__(f"{where}loss term {term!r} is {value}{note}")
+
+
+def finite(prefix: str, terms: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    """Raise NonFiniteLossError before any optimiser step can spread a NaN/inf into the weights."""
+    for name, value in terms.items():
+        if not torch.isfinite(value).all():
+            bad = value[~torch.isfinite(value)].flatten()[0].item()
+            raise NonFiniteLossError(f"{prefix}/{name}", bad)
+    return terms
+
+
 @dataclass
 class Setup:
     """What every technique gets: the recipe, the teacher (if any) and the run settings."""

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gancompress.recipes.base import Batch, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, detached, scalars, set_trainable
+from gancompress.techniques.base import TECHNIQUES, Technique, detached, finite, scalars, set_trainable
 
 
 @TECHNIQUES.register("dense")
@@ -38,13 +38,13 @@ class DenseGANTraining(Technique):
         out = r.generate(self.gens, batch)
         # (1) discriminator: real vs detached fakes
         set_trainable(self.discs, True)
-        d_terms = r.discriminator_terms(self.discs, batch, detached(out))
+        d_terms = finite("D", r.discriminator_terms(self.discs, batch, detached(out)))
         self.opt_d.zero_grad(set_to_none=True)
         weighted_total(d_terms, r.d_weights).backward()
         self.opt_d.step()
         # (2) generator: its own weighted terms against the updated discriminator
         set_trainable(self.discs, False)
-        g_terms = r.generator_terms(self.gens, self.discs, batch, out)
+        g_terms = finite("G", r.generator_terms(self.gens, self.discs, batch, out))
         g_loss = weighted_total(g_terms, r.g_weights)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from gancompress.recipes.base import Batch, Terms, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, detached, scalars, set_trainable
+from gancompress.techniques.base import TECHNIQUES, Technique, detached, finite, scalars, set_trainable
 from gancompress.techniques.memo import memoized
 
 
@@ -29,7 +29,7 @@ from gancompress.techniques.memo import memoized
 class SelfSupervisedOptions:
     lambda_dc: float = 0.5  # weight of L_DC
     form: str = "abs"  # abs: |l_O - l_C| / |l_O|;  squared: (l_O - l_C)^2 / l_O^2
-    reduction: str = "batch"  # batch: normalise batch means;  sample: per sample, then mean
+    reduction: str = "sample"  # sample: normalise per sample, then mean (as the StyleGAN2 code); batch: batch means
     freeze_d: bool = False  # keep D_O fixed (Table 1's technique (i) does)
     eps: float = 1e-8
 
@@ -97,8 +97,8 @@ class SelfSupervisedCompression(Technique):
             # t_out and the frozen D need no graph; gradient-penalty terms still need autograd
             g_t = {k: v.detach() for k, v in r.generator_terms(self.teacher, d, batch, t_out).items()}
             d_t = {k: v.detach() for k, v in r.discriminator_terms(d, batch, t_out).items()}
-            g_s = r.generator_terms(self.gens, d, batch, s_out)
-            d_s = r.discriminator_terms(d, batch, s_out)
+            g_s = finite("G", r.generator_terms(self.gens, d, batch, s_out))
+            d_s = finite("DC", r.discriminator_terms(d, batch, s_out))
         l_gc, gc_parts = consistency(g_t, g_s, r.g_weights, o.form, o.reduction, o.eps)
         l_dc, dc_parts = consistency(d_t, d_s, r.d_weights, o.form, o.reduction, o.eps)
         loss = l_gc + o.lambda_dc * l_dc
@@ -113,8 +113,8 @@ class SelfSupervisedCompression(Technique):
         if not o.freeze_d:
             set_trainable(self.discs, True)
             with memoized(self.discs) as d:
-                d_on_s = r.discriminator_terms(d, batch, detached(s_out))
-                d_on_t = r.discriminator_terms(d, batch, t_out)
+                d_on_s = finite("D", r.discriminator_terms(d, batch, detached(s_out)))
+                d_on_t = finite("D", r.discriminator_terms(d, batch, t_out))
             d_loss = weighted_total(d_on_s, r.d_weights) + weighted_total(d_on_t, r.d_weights)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()

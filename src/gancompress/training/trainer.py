@@ -17,17 +17,13 @@ from tqdm.auto import tqdm
 
 from gancompress.config import TrainConfig
 from gancompress.recipes.base import Recipe
-from gancompress.techniques.base import Technique
+from gancompress.techniques.base import NonFiniteLossError, Technique
 from gancompress.training.batches import StepBatcher, step_seed
 from gancompress.training.distributed import (DistEnv, average_buffers, average_gradients_before_steps,
                                               average_scalars, barrier)
 from gancompress.training.checkpoint import CheckpointError, load_training_state, save_training_state
 
 CHECKPOINT = "checkpoint.pt"
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss term became NaN or inf; the message names the step and the term."""
 
 
 @dataclass
@@ -99,7 +95,10 @@ class Trainer:
                    desc=type(self.technique).__name__, dynamic_ncols=True, mininterval=1.0)
         for step in bar:
             torch.manual_seed(step_seed(cfg.seed, step, 100 + self.env.rank))
-            raw = self.technique.train_step(self.batch(step), step)
+            try:
+                raw = self.technique.train_step(self.batch(step), step)
+            except NonFiniteLossError as err:  # caught before the optimiser step: weights are intact
+                raise NonFiniteLossError(err.term, err.value, step, self._kept_note()) from None
             average_buffers(self._modules, self.env)
             logs = {k: float(v) for k, v in average_scalars(raw, self.env).items()}
             self._check_finite(logs, step)
@@ -124,8 +123,10 @@ class Trainer:
     def _check_finite(self, logs: dict[str, float], step: int) -> None:
         for name, value in logs.items():
             if not math.isfinite(value):
-                kept = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists() else ""
-                raise NonFiniteLossError(f"step {step}: loss term {name!r} is {value}{kept}")
+                raise NonFiniteLossError(name, value, step, self._kept_note())
+
+    def _kept_note(self) -> str:
+        return f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists() else ""
 
     def _truncate_log(self, start: int) -> None:
         """Forget log lines past the checkpoint we resume from (they will be redone)."""

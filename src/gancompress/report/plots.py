@@ -1,0 +1,72 @@
+"""Plots for the report (matplotlib, Agg backend): loss terms beside FID, FID against sparsity."""
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def curves_png(log: Sequence[dict], max_terms: int = 15) -> bytes | None:
+    """One small panel per logged loss term, and the FID trajectory in the last panel.
+
+    Loss curves alone can look fine while images are bad (the paper's warning), so the
+    FID measured during the run sits next to them.
+    """
+    terms = [k for k in dict.fromkeys(k for row in log for k in row) if k != "step" and not k.startswith("eval/")]
+    terms = terms[:max_terms]
+    fid = [(row["step"], row["eval/fid"]) for row in log if "eval/fid" in row]
+    if not terms and not fid:
+        return None
+    n = len(terms) + 1
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows), squeeze=False)
+    flat = axes.flatten()
+    for ax, name in zip(flat, terms):
+        pts = [(row["step"], row[name]) for row in log if name in row]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    ax = flat[len(terms)]
+    if fid:
+        ax.plot([p[0] for p in fid], [p[1] for p in fid], "o-", color="crimson", lw=1.5, ms=3)
+    ax.set_title("FID during the run" if fid else "FID during the run (train.eval_every=0)", fontsize=9)
+    ax.tick_params(labelsize=7)
+    for ax in flat[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def sweep_png(rows: Sequence[dict], metric: str = "fid") -> bytes:
+    """Student `metric` against sparsity, one line per granularity, the dense teacher as a dashed line."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for gran in dict.fromkeys(r["granularity"] for r in rows):
+        pts = sorted((r["target"], r["student"][metric]) for r in rows if r["granularity"] == gran)
+        ax.plot([p[0] * 100 for p in pts], [p[1] for p in pts], "o-", label=gran)
+    ax.axhline(rows[0]["teacher"][metric], ls="--", color="gray", label="dense teacher")
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel(metric.upper())
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def bar_png(values: dict[str, float], label: str) -> bytes:
+    """A bar per technique (compare runs)."""
+    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(values)), 3))
+    ax.bar(list(values), list(values.values()), color="steelblue")
+    ax.set_ylabel(label)
+    fig.tight_layout()
+    return _png(fig)

@@ -1,0 +1,111 @@
+"""Every row of docs/bad-input.md: the input, and the one clear line the user gets."""
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from gancompress.cli import main
+from gancompress.training.checkpoint import CheckpointError, load_state_dict_file
+
+TINY = ["--set", "recipe_options.nz=8", "--set", "recipe_options.ngf=4", "--set", "recipe_options.ndf=4",
+        "--set", "train.batch_size=4", "--set", "train.eval_samples=8", "--steps", "2"]
+
+
+def cli(*args):
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--sparsity", "1.0"], "prune.target=1.0: sparsity must be in [0, 1)"),
+    (["--sparsity", "-0.2"], "prune.target=-0.2: sparsity must be in [0, 1)"),
+    (["--recipe", "biggan"], "unknown recipe 'biggan'; valid: dcgan-digits, dcgan-mnist"),
+    (["--technique", "magic"], "unknown technique 'magic'; valid: "),
+    (["--granularity", "blocks"], "prune.granularity='blocks': valid: element, filter, kernel, nm, vector"),
+    (["--set", "prune.colour=3"], "unknown config key 'prune.colour'; valid keys: "),
+    (["--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
+    (["--config", "no-such-config"], "shipped configs: "),
+])
+def test_bad_settings(args, expected, tmp_path):
+    assert expected in cli("compress", *args, "--out", str(tmp_path / "o"))
+
+
+def test_teacher_of_another_architecture_names_key_and_both_shapes(tmp_path):
+    teacher = tmp_path / "teacher"
+    CliRunner().invoke(main, ["train", "--out", str(teacher), *TINY], catch_exceptions=False)
+    out = cli("compress", "--teacher", str(teacher), "--out", str(tmp_path / "o"), *TINY,
+              "--set", "recipe_options.ngf=8")
+    assert "main.0.weight" in out and "(8, 32, 4, 4)" in out and "(8, 16, 4, 4)" in out
+
+
+def folder_run(tmp_path, root):
+    return cli("train", "--set", "recipe_options.dataset=folder", "--set", f"recipe_options.data_root={root}",
+               "--out", str(tmp_path / "o"), *TINY)
+
+
+def test_empty_dataset_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert "holds no images" in folder_run(tmp_path, tmp_path / "empty")
+
+
+def test_corrupt_image_file_is_named(tmp_path):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 16), 40 * i, np.uint8)).save(root / f"{i}.png")
+    (root / "3.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    assert "3.png: unreadable or corrupt image" in folder_run(tmp_path, root)
+
+
+def test_wrong_channel_count_is_named(tmp_path):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(root / "grey.png")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(root / "colour.png")
+    assert "colour.png: image has 3 channel(s) (mode RGB), expected 1" in folder_run(tmp_path, root)
+
+
+def test_non_finite_loss_stops_naming_step_and_term_and_keeps_checkpoint(tmp_path, monkeypatch):
+    from gancompress.recipes.dcgan import DCGANRecipe
+
+    calls = {"n": 0}
+    original = DCGANRecipe.discriminator_terms
+
+    def poisoned(self, discs, batch, out):
+        terms = original(self, discs, batch, out)
+        calls["n"] += 1
+        if calls["n"] > 3:  # the dense technique calls it once per step
+            terms["real"] = terms["real"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(DCGANRecipe, "discriminator_terms", poisoned)
+    out = cli("train", "--out", str(tmp_path / "o"), *TINY[:-2], "--steps", "10", "--set", "train.ckpt_every=2")
+    assert "step 3: loss term 'D/real' is nan" in out
+    from gancompress.training.checkpoint import load_training_state
+
+    assert load_training_state(tmp_path / "o" / "checkpoint.pt")["step"] == 2
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, (f"touch {Path.cwd() / 'PWNED'}",))
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".ckpt", ".pt"])
+def test_pickle_that_runs_code_is_refused(tmp_path, suffix, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / f"evil{suffix}"
+    with open(path, "wb") as f:
+        pickle.dump({"main.0.weight": RunsCode()}, f)
+    with pytest.raises(CheckpointError, match="refused|weights-only|could not be loaded"):
+        load_state_dict_file(path)
+    assert not (tmp_path / "PWNED").exists()
+    torch.save({"w": torch.ones(1)}, tmp_path / "fine.pth")  # a plain state dict still loads
+    assert load_state_dict_file(tmp_path / "fine.pth")["w"].item() == 1.0
