@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 pytestmark = [pytest.mark.slow,
@@ -53,6 +54,16 @@ def test_two_processes_match_one_process_without_batch_norm(tmp_path):
     # rank 0 alone wrote the log, one line per step, with losses averaged over ranks
     assert len((two / "log.jsonl").read_text().splitlines()) == 4
     assert (two / "metrics.json").exists()
+
+    # compression of that teacher: masks are computed from identical weights on every rank
+    args = ["compress", "--teacher", str(one), "--steps", "4", "--sparsity", "0.5", "--set", "train.batch_size=16",
+            "--set", "train.eval_samples=32", "--set", "train.device=cpu", "--set", "train.log_every=1"]
+    run([sys.executable, "-m", "gancompress", *args, "--out", str(tmp_path / "c1")])
+    run(["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "gancompress", *args, "--out", str(tmp_path / "c2")])
+    a = load_file(str(tmp_path / "c1" / "student_G.safetensors"))
+    b = load_file(str(tmp_path / "c2" / "student_G.safetensors"))
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
+    assert all(torch.equal(a[k] == 0, b[k] == 0) for k in a if k.endswith("weight"))
 
 
 def test_two_processes_run_with_batch_norm(tmp_path):

@@ -12,7 +12,6 @@ import yaml
 from torch import nn
 
 from gancompress.config import RunConfig, from_mapping, to_dict
-from gancompress.pruning import count_sparsity
 from gancompress.recipes import RECIPES, get_recipe
 from gancompress.recipes.base import EvalContext, Recipe
 from gancompress.report.grid import grid_image, labelled_panels, save_png

@@ -4,13 +4,17 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from gancompress.config import RunConfig
 
 
-def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[float], out: str | Path) -> list[dict]:
+def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[float], out: str | Path,
+          scopes: Mapping[str, str] | None = None) -> list[dict]:
     """Compress `base` at every (granularity, sparsity); one run directory each.
+
+    `scopes` overrides the pruning scope per granularity (e.g. filter pruning per layer,
+    so that no layer loses all its channels under a global ranking).
 
     Returns one row per run with the student's metrics and the FID ratio to the teacher,
     and writes them to ``out/sweep.json``. Finished runs (with a metrics.json) are reused.
@@ -25,9 +29,12 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
             if (run_dir / "metrics.json").exists():
                 metrics = json.loads((run_dir / "metrics.json").read_text())
             else:
-                cfg = replace(base, out=str(run_dir), prune=replace(base.prune, granularity=gran, target=target))
+                scope = (scopes or {}).get(gran, base.prune.scope)
+                cfg = replace(base, out=str(run_dir),
+                              prune=replace(base.prune, granularity=gran, target=target, scope=scope))
                 metrics = compress(cfg)
             rows.append({"granularity": gran, "target": target, "run": str(run_dir),
+                         "scope": (scopes or {}).get(gran, base.prune.scope),
                          "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
                          "student": metrics["student"], "fid_ratio": metrics.get("fid_ratio"),
                          "features": metrics["features"]})
@@ -40,7 +47,7 @@ def sweep_table(rows: list[dict], metric: str = "fid") -> str:
     targets = sorted({r["target"] for r in rows})
     grans = list(dict.fromkeys(r["granularity"] for r in rows))
     teacher = rows[0]["teacher"][metric]
-    head = f"| granularity | dense | " + " | ".join(f"{t:.0%}" for t in targets) + " |"
+    head = "| granularity | dense | " + " | ".join(f"{t:.0%}" for t in targets) + " |"
     lines = [head, "|" + "---|" * (len(targets) + 2)]
     for gran in grans:
         cells = []

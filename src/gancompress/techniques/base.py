@@ -70,14 +70,17 @@ class Technique(ABC):
         self.recipe = setup.recipe
         self.pruner: Pruner | None = None
 
+    gens: nn.ModuleDict  # set by subclasses: the generator(s) being trained
+    discs: nn.ModuleDict | None = None  # ... and the discriminator(s), if any
+
     @property
-    @abstractmethod
     def student(self) -> nn.ModuleDict:
         """The generator(s) this technique produces."""
+        return self.gens
 
     @property
     def discriminators(self) -> nn.ModuleDict | None:
-        return None
+        return self.discs
 
     @abstractmethod
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from gancompress.recipes.base import Batch, weighted_total
 from gancompress.techniques.base import TECHNIQUES, Technique, detached, finite, scalars, set_trainable
@@ -24,14 +23,6 @@ class DenseGANTraining(Technique):
         self.discs = self.recipe.build_discriminators().to(dev).train()
         self.opt_g = self.adam(self.gens.parameters(), setup.lr_g)
         self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
-
-    @property
-    def student(self) -> nn.ModuleDict:
-        return self.gens
-
-    @property
-    def discriminators(self) -> nn.ModuleDict:
-        return self.discs
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r = self.recipe

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
-from torch import nn
 
 from gancompress.recipes.base import Batch, Terms, weighted_total
 from gancompress.techniques.base import TECHNIQUES, Technique, detached, finite, scalars, set_trainable
@@ -75,14 +74,6 @@ class SelfSupervisedCompression(Technique):
         self.opt_g = self.adam(self.gens.parameters(), setup.lr_g)
         self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
         self.pruner = self.make_pruner(self.gens, self.opt_g)
-
-    @property
-    def student(self) -> nn.ModuleDict:
-        return self.gens
-
-    @property
-    def discriminators(self) -> nn.ModuleDict:
-        return self.discs
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r, o = self.recipe, self.opt
