@@ -91,7 +91,8 @@ class Trainer:
         writer = self._writer()
         history: list[dict[str, float]] = []
         logs: dict[str, float] = {}
-        bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not self.is_main,
+        quiet = {} if self.is_main else {"disable": True}  # leave TQDM_DISABLE=1 in charge on rank 0
+        bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, **quiet,
                    desc=type(self.technique).__name__, dynamic_ncols=True, mininterval=1.0)
         for step in bar:
             torch.manual_seed(step_seed(cfg.seed, step, 100 + self.env.rank))
