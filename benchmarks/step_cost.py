@@ -11,6 +11,7 @@ settings), so mask updates during the AGP ramp are counted at their real frequen
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 import time
 
 import click
@@ -29,9 +30,9 @@ from gancompress.training.batches import StepBatcher
 @click.option("--every", default=None, type=int, help="Override prune.every (mask update period).")
 def main(config_name, steps, warmup, every):
     torch.manual_seed(0)
-    base = load_config(config_name)
-    steps = steps or base.train.steps - warmup
-    cfg = load_config(config_name, [f"train.steps={steps + warmup}"] + ([f"prune.every={every}"] if every else []))
+    cfg = load_config(config_name, [f"prune.every={every}"] if every else [])
+    steps = steps or cfg.train.steps - warmup
+    cfg = replace(cfg, train=replace(cfg.train, steps=steps + warmup))
     recipe, every = cfg.recipe, cfg.prune.every
     teacher_dir = shipped_teacher(recipe)
     r = recipe_for(cfg, teacher_dir)

@@ -112,9 +112,7 @@ def compress(config_path, recipe, teacher, technique, granularity, sparsity, sch
              inception, out, resume, sets) -> None:
     """Compress a trained generator."""
     from gancompress import api
-    from gancompress.config import load_config
-
-    from gancompress.config import RunConfig, default_config_for
+    from gancompress.config import RunConfig, default_config_for, load_config
 
     config_path = config_path or default_config_for(recipe or RunConfig.recipe)
     cfg = load_config(config_path, _overrides({

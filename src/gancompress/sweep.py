@@ -24,17 +24,17 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
     out = Path(out)
     rows = []
     for gran in granularities:
+        scope = (scopes or {}).get(gran, base.prune.scope)
         for target in sparsities:
             run_dir = out / f"{gran}-{round(target * 100):02d}"
             if (run_dir / "metrics.json").exists():
                 metrics = json.loads((run_dir / "metrics.json").read_text())
             else:
-                scope = (scopes or {}).get(gran, base.prune.scope)
                 cfg = replace(base, out=str(run_dir),
                               prune=replace(base.prune, granularity=gran, target=target, scope=scope))
                 metrics = compress(cfg)
             rows.append({"granularity": gran, "target": target, "run": str(run_dir),
-                         "scope": (scopes or {}).get(gran, base.prune.scope),
+                         "scope": scope,
                          "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
                          "student": metrics["student"], "fid_ratio": metrics.get("fid_ratio"),
                          "features": metrics["features"]})

@@ -15,14 +15,35 @@ def _batches(x: torch.Tensor, size: int = 250):
 
 
 @torch.no_grad()
+def features_of(images: torch.Tensor, net: nn.Module) -> torch.Tensor:
+    """`net`'s features of `images`, in batches."""
+    return torch.cat([net(part) for part in _batches(images)])
+
+
+class _Precomputed(nn.Identity):
+    """Stands in for the feature network when features are already computed."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+
+@torch.no_grad()
 def fid_kid(real: torch.Tensor, fake: torch.Tensor, feature_net: nn.Module) -> dict[str, float]:
     """FID and KID (mean, std) between two image sets in [-1, 1] on `feature_net`'s features."""
+    return fid_kid_of_features(features_of(real, feature_net), features_of(fake, feature_net))
+
+
+@torch.no_grad()
+def fid_kid_of_features(real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+    """FID and KID (mean, std) between two feature sets (N, D), through torchmetrics."""
     n = min(len(real), len(fake))
+    identity = _Precomputed(real.shape[1])
     local = {"sync_on_compute": False}  # under torchrun only rank 0 evaluates, on all the data
-    fid = FrechetInceptionDistance(feature=feature_net, normalize=True, **local)
+    fid = FrechetInceptionDistance(feature=identity, normalize=True, **local)
     with warnings.catch_warnings():  # "KID keeps all features in memory": a few thousand here
         warnings.simplefilter("ignore", UserWarning)
-        kid = KernelInceptionDistance(feature=feature_net, normalize=True, subsets=50, subset_size=max(2, n // 2),
+        kid = KernelInceptionDistance(feature=identity, normalize=True, subsets=50, subset_size=max(2, n // 2),
                                       **local)
     for metric in (fid, kid):
         for part in _batches(real):
@@ -70,12 +91,13 @@ def evaluate_generated(real: torch.Tensor, fake: torch.Tensor, feature_net: nn.M
     diversity = mean pairwise feature distance of fakes / that of real images
     (about 1 when varied as the data, near 0 under mode collapse).
     """
-    metrics: dict = {**fid_kid(real, fake, feature_net), "features": feature_net.description,
+    f_real, f_fake = features_of(real, feature_net), features_of(fake, feature_net)
+    metrics: dict = {**fid_kid_of_features(f_real, f_fake), "features": feature_net.description,
                      "n_real": len(real), "n_fake": len(fake)}
     if classifier is not None:
         logits = torch.cat([classifier.forward_logits(p) for p in _batches(fake)])
         metrics.update(class_statistics(logits))
-        f_fake = torch.cat([classifier(p) for p in _batches(fake)])
-        f_real = torch.cat([classifier(p) for p in _batches(real)])
+        if classifier is not feature_net:
+            f_real, f_fake = features_of(real, classifier), features_of(fake, classifier)
         metrics["diversity"] = mean_pairwise_distance(f_fake) / max(mean_pairwise_distance(f_real), 1e-12)
     return metrics

@@ -7,8 +7,8 @@ Image size 32 drops one up/down-sampling stage.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Mapping
 
 import torch
@@ -19,12 +19,17 @@ from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms
 from gancompress.recipes.losses import bce_on_probs
 
 
+def _norm_layer(batch_norm: bool):
+    """BatchNorm2d, or an identity that keeps the layer indices (and so the state-dict keys)."""
+    return nn.BatchNorm2d if batch_norm else (lambda channels: nn.Identity())
+
+
 class Generator(nn.Module):
     """z (N, nz, 1, 1) -> image (N, nc, size, size) in [-1, 1]."""
 
     def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64, batch_norm: bool = True):
         super().__init__()
-        norm = nn.BatchNorm2d if batch_norm else (lambda c: nn.Identity())  # Identity keeps the key indices
+        norm = _norm_layer(batch_norm)
         n_up = int(math.log2(image_size)) - 3  # stages between 4x4 and the output
         mult = 2**n_up
         layers: list[nn.Module] = [  # (N, nz, 1, 1) -> (N, ngf*mult, 4, 4)
@@ -51,7 +56,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64, batch_norm: bool = True):
         super().__init__()
-        norm = nn.BatchNorm2d if batch_norm else (lambda c: nn.Identity())
+        norm = _norm_layer(batch_norm)
         n_down = int(math.log2(image_size)) - 3
         layers: list[nn.Module] = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         mult = 1
