@@ -50,6 +50,7 @@ class Recipe(ABC):
     lr_d: ClassVar[float] = 2e-4
     betas: ClassVar[tuple[float, float]] = (0.5, 0.999)
     default_feature_net: ClassVar[str] = "digits-classifier"
+    width_options: ClassVar[tuple[str, ...]] = ()  # options that scale the generators' channel widths
 
     def __init__(self, options: Any = None):
         self.opt = options if options is not None else self.Options()
@@ -85,6 +86,14 @@ class Recipe(ABC):
                             out: Mapping[str, torch.Tensor]) -> Terms:
         """Unweighted per-sample discriminator loss terms on real data vs `out`'s fakes."""
 
+    def fakes_for_d_update(self, out: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The (detached) fakes a discriminator *update* sees; CycleGAN draws them from an image pool.
+
+        Consistency terms always score the current outputs; only D's own training step goes
+        through here. The identity by default.
+        """
+        return {k: v.detach() for k, v in out.items()}
+
     # -- evaluation -------------------------------------------------------------------
     @abstractmethod
     def eval_batches(self, n: int, seed: int, batch_size: int = 250) -> Iterator[Batch]:
@@ -99,6 +108,15 @@ class Recipe(ABC):
         """Images (N, C, H, W) in [-1, 1] that show these outputs in a picture grid."""
 
     # -- shared helpers ---------------------------------------------------------------
+    def narrowed(self, factor: float) -> "Recipe":
+        """The same recipe with every generator width option times `factor` (a small dense net)."""
+        from dataclasses import replace
+
+        if not self.width_options:
+            raise ValueError(f"recipe {type(self).__name__} declares no width_options; it cannot build a narrow generator")
+        scaled = {name: max(1, round(getattr(self.opt, name) * factor)) for name in self.width_options}
+        return type(self)(replace(self.opt, **scaled))
+
     def describe(self) -> str:
         return (self.__doc__ or self.__class__.__name__).strip().splitlines()[0]
 

@@ -113,6 +113,7 @@ class DCGANRecipe(Recipe):
     Options = DCGANOptions
     g_weights = {"adv": 1.0}
     d_weights = {"real": 1.0, "fake": 1.0}
+    width_options = ("ngf",)
 
     def build_generators(self) -> nn.ModuleDict:
         o = self.opt

@@ -6,7 +6,7 @@ from typing import Any
 import torch
 
 from gancompress.recipes.base import Batch, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, detached, finite, scalars, set_trainable
+from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars, set_trainable
 
 
 @TECHNIQUES.register("dense")
@@ -29,7 +29,7 @@ class DenseGANTraining(Technique):
         out = r.generate(self.gens, batch)
         # (1) discriminator: real vs detached fakes
         set_trainable(self.discs, True)
-        d_terms = finite("D", r.discriminator_terms(self.discs, batch, detached(out)))
+        d_terms = finite("D", r.discriminator_terms(self.discs, batch, r.fakes_for_d_update(out)))
         self.opt_d.zero_grad(set_to_none=True)
         weighted_total(d_terms, r.d_weights).backward()
         self.opt_d.step()

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import torch
 
 from gancompress.recipes.base import Batch, Terms, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, detached, finite, scalars, set_trainable
+from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars, set_trainable
 from gancompress.techniques.memo import memoized
 
 
@@ -104,8 +104,8 @@ class SelfSupervisedCompression(Technique):
         if not o.freeze_d:
             set_trainable(self.discs, True)
             with memoized(self.discs) as d:
-                d_on_s = finite("D", r.discriminator_terms(d, batch, detached(s_out)))
-                d_on_t = finite("D", r.discriminator_terms(d, batch, t_out))
+                d_on_s = finite("D", r.discriminator_terms(d, batch, r.fakes_for_d_update(s_out)))
+                d_on_t = finite("D", r.discriminator_terms(d, batch, r.fakes_for_d_update(t_out)))
             d_loss = weighted_total(d_on_s, r.d_weights) + weighted_total(d_on_t, r.d_weights)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
