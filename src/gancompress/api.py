@@ -206,13 +206,21 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
         "student": {**evaluate(recipe, student, feats, cfg.train.eval_samples, device), "sparsity": sparsity},
         "layers": technique.pruner.report() if technique.pruner else [],
     }
-    for key in ("fid", "psnr"):
-        if key in metrics["teacher"] and key in metrics["student"]:
-            metrics[f"{key}_ratio"] = metrics["student"][key] / max(metrics["teacher"][key], 1e-12)
+    metrics.update(quality_ratios(metrics["teacher"], metrics["student"]))
     write_json(out / "metrics.json", metrics)
     sample_sheet(recipe, {"teacher (dense)": teacher_copy, f"student ({sparsity:.0%} sparse)": student},
                  out / "teacher_vs_student.png", device=device)
     return metrics
+
+
+RATIO_METRICS = ("fid", "psnr")  # and their per-direction / per-set variants, e.g. fid_A2B, psnr_set5
+
+
+def quality_ratios(teacher: dict, student: dict) -> dict[str, float]:
+    """Student/teacher ratio of every FID- and PSNR-like metric: ``{"fid_ratio": ..., "fid_A2B_ratio": ...}``."""
+    return {f"{key}_ratio": student[key] / max(teacher[key], 1e-12)
+            for key in teacher if key.split("_")[0] in RATIO_METRICS and isinstance(teacher[key], (int, float))
+            and isinstance(student.get(key), (int, float))}
 
 
 def _saved_sparsity(paths: list[Path], student: nn.ModuleDict, pruned_layers) -> float:
