@@ -168,10 +168,7 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     """Compress a trained teacher with `cfg.technique`; write weights, metrics and pictures."""
     RECIPES.get(cfg.recipe), TECHNIQUES.get(cfg.technique)  # unknown names fail first, listing valid ones
     device = resolve_device(cfg.train.device)
-    teacher_dir = Path(cfg.teacher) if cfg.teacher else shipped_teacher(cfg.recipe)
-    if not teacher_dir.is_dir():
-        raise CheckpointError(f"teacher directory {str(teacher_dir)!r} does not exist"
-                              + ("" if cfg.teacher else f" (no teacher is shipped for {cfg.recipe!r}; pass --teacher)"))
+    teacher_dir = teacher_dir_for(cfg)
     recipe = recipe_for(cfg, teacher_dir)
     env, device = _distributed(device)
     out = _prepare_out(cfg, resume, env)
@@ -196,7 +193,7 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     paths = save_networks(student, out, prefix="student_")
     if technique.discriminators is not None:
         save_networks(technique.discriminators, out, prefix="trained_")
-    write_recipe_file(out, cfg, recipe)
+    write_recipe_file(out, cfg, technique.student_recipe)  # the student's architecture (narrower for a small net)
     pruned = technique.pruner.masks.keys() if technique.pruner else ()
     sparsity = _saved_sparsity(paths, student, pruned)
     metrics = {
@@ -221,6 +218,32 @@ def quality_ratios(teacher: dict, student: dict) -> dict[str, float]:
     return {f"{key}_ratio": student[key] / max(teacher[key], 1e-12)
             for key in teacher if key.split("_")[0] in RATIO_METRICS and isinstance(teacher[key], (int, float))
             and isinstance(student.get(key), (int, float))}
+
+
+def load_student(run_dir: str | Path) -> tuple[Recipe, nn.ModuleDict]:
+    """The recipe and the student generator(s) a `compress` run wrote to `run_dir`."""
+    run_dir = Path(run_dir)
+    if not (run_dir / RECIPE_FILE).exists():
+        raise CheckpointError(f"{str(run_dir)!r} has no {RECIPE_FILE}: not a compress run directory")
+    saved = yaml.safe_load((run_dir / RECIPE_FILE).read_text())
+    recipe = get_recipe(saved["recipe"], saved.get("options", {}))
+    return recipe, load_networks(recipe.build_generators(), run_dir, recipe, prefix="student_").eval()
+
+
+def teacher_dir_for(cfg: RunConfig) -> Path:
+    """`cfg.teacher`, or the teacher shipped for its recipe; an error names what is missing."""
+    teacher_dir = Path(cfg.teacher) if cfg.teacher else shipped_teacher(cfg.recipe)
+    if not teacher_dir.is_dir():
+        raise CheckpointError(f"teacher directory {str(teacher_dir)!r} does not exist"
+                              + ("" if cfg.teacher else f" (no teacher is shipped for {cfg.recipe!r}; pass --teacher)"))
+    return teacher_dir
+
+
+def load_teacher(cfg: RunConfig, device: torch.device = torch.device("cpu")) -> tuple[Recipe, nn.ModuleDict]:
+    """The recipe and the teacher generator(s) `cfg` names (the shipped teacher by default)."""
+    teacher_dir = teacher_dir_for(cfg)
+    recipe = recipe_for(cfg, teacher_dir)
+    return recipe, load_networks(recipe.build_generators(), teacher_dir, recipe).to(device).eval()
 
 
 def _saved_sparsity(paths: list[Path], student: nn.ModuleDict, pruned_layers) -> float:

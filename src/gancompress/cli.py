@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -130,6 +131,37 @@ def demo(out) -> None:
     from gancompress import api
 
     _print_summary(api.demo(out), out)
+
+
+@main.command()
+@click.option("--recipe", help="Recipe name (default: the config's).")
+@click.option("--techniques", help="Comma list of Table 1 ids, e.g. a,b,d,e (default: all, a-n).")
+@click.option("--sparsity", type=float, help="Target sparsity (default 0.5).")
+@click.option("--granularity", help="element | vector | kernel | filter | nm.")
+@click.option("--steps", type=int, help="Steps per technique (default: the recipe's config).")
+@click.option("--teacher", help="Teacher directory; default: the shipped one.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Base YAML config (default: the recipe's shipped config).")
+@click.option("--seed", type=int)
+@click.option("--inception", help="Inception TorchScript weights for standard FID.")
+@click.option("--out", default="runs/compare", show_default=True, help="Output directory.")
+@_set_option
+@user_errors
+def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_path, seed, inception, out, sets) -> None:
+    """Table 1: compress with each technique (same budget, seed, inputs) and compare."""
+    from gancompress.compare import compare as run_compare
+    from gancompress.config import RunConfig, default_config_for, load_config
+    from gancompress.techniques.table1 import rows_for
+
+    rows = rows_for(techniques)  # unknown ids fail before any work
+    config_path = config_path or default_config_for(recipe or RunConfig.recipe)
+    cfg = load_config(config_path, _overrides({
+        "recipe": recipe, "teacher": teacher, "prune.target": sparsity if sparsity is not None else 0.5,
+        "prune.granularity": granularity, "train.steps": steps, "train.seed": seed, "inception": inception,
+        "train.eval_every": 0}, sets))
+    run_compare(cfg, rows, out)
+    click.echo(Path(out, "compare.md").read_text())
+    click.echo(f"written to {out}/ (compare.json, compare.md, compare.png, one run directory per technique)")
 
 
 @main.command()

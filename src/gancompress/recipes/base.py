@@ -94,6 +94,14 @@ class Recipe(ABC):
         """
         return {k: v.detach() for k, v in out.items()}
 
+    def teacher_as_data(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> Batch:
+        """`batch` with its real examples replaced by the (teacher's) outputs `out`.
+
+        Adversarial distillation trains a discriminator to tell a teacher's outputs from a
+        student's; each recipe says which outputs stand for which real examples.
+        """
+        raise NotImplementedError(f"recipe {type(self).__name__} does not define teacher_as_data()")
+
     # -- evaluation -------------------------------------------------------------------
     @abstractmethod
     def eval_batches(self, n: int, seed: int, batch_size: int = 250) -> Iterator[Batch]:

@@ -159,6 +159,9 @@ class DCGANRecipe(Recipe):
             "fake": bce_on_probs(discs["D"](out["fake"]), 0.0),
         }
 
+    def teacher_as_data(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> Batch:
+        return {**batch, "real": out["fake"].detach()}
+
     def eval_batches(self, n: int, seed: int, batch_size: int = 250) -> Iterator[Batch]:
         rng = torch.Generator().manual_seed(seed)
         for start in range(0, n, batch_size):

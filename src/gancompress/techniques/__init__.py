@@ -1,3 +1,4 @@
 """Compression techniques: the self-supervised method and the baselines, one file each."""
 from gancompress.techniques.base import TECHNIQUES, Technique, get_technique  # noqa: F401
-from gancompress.techniques import dense, self_supervised  # noqa: F401  (registration)
+from gancompress.techniques import (adversarial_kd, dense, em_pruning, gan_finetune, lit,  # noqa: F401  (registration)
+                                    self_supervised)

@@ -62,12 +62,12 @@ class Technique(ABC):
 
     Options: ClassVar[type] = NoOptions
     needs_teacher: ClassVar[bool] = True
-    prunes: ClassVar[bool] = True
 
     def __init__(self, setup: Setup, options: Any = None):
         self.s = setup
         self.opt = options if options is not None else self.Options()
         self.recipe = setup.recipe
+        self.student_recipe = setup.recipe  # builds the student's architecture (narrower for a small net)
         self.pruner: Pruner | None = None
 
     gens: nn.ModuleDict  # set by subclasses: the generator(s) being trained
@@ -101,10 +101,27 @@ class Technique(ABC):
         student.requires_grad_(True).train()
         return student
 
-    def make_pruner(self, gens: nn.ModuleDict, optimizer: torch.optim.Optimizer) -> Pruner:
-        pruner = Pruner(gens, self.s.prune, self.s.total_steps)
+    def make_pruner(self, nets: nn.ModuleDict, optimizer: torch.optim.Optimizer,
+                    prune: PruneConfig | None = None) -> Pruner:
+        pruner = Pruner(nets, prune or self.s.prune, self.s.total_steps)
         pruner.attach(optimizer)
         return pruner
+
+    def fresh_generators(self, recipe: Recipe | None = None) -> nn.ModuleDict:
+        """Randomly initialised generators (of `recipe`'s architecture; the run's by default)."""
+        return (recipe or self.recipe).build_generators().to(self.s.device).train()
+
+    def fresh_discriminators(self) -> nn.ModuleDict:
+        return self.recipe.build_discriminators().to(self.s.device).train()
+
+    def learning_rates(self, from_scratch: bool) -> tuple[float, float]:
+        """(lr_g, lr_d): the run's, or the recipe's original ones for nets trained from random weights."""
+        return (self.recipe.lr_g, self.recipe.lr_d) if from_scratch else (self.s.lr_g, self.s.lr_d)
+
+    def frozen_teacher(self) -> nn.ModuleDict:
+        if self.s.teacher_gens is None:
+            raise ValueError(f"technique {type(self).__name__} needs a teacher")
+        return self.s.teacher_gens.eval().requires_grad_(False)
 
 
 def get_technique(name: str, setup: Setup, options: Mapping[str, Any] | None = None) -> Technique:
@@ -122,6 +139,14 @@ def detached(out: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def set_trainable(module: nn.Module | None, flag: bool) -> None:
     if module is not None:
         module.requires_grad_(flag)
+
+
+def distillation(teacher_out: Mapping[str, torch.Tensor], student_out: Mapping[str, torch.Tensor],
+                 kind: str = "l1") -> torch.Tensor:
+    """Mean L1 (or squared) distance between every student output and the teacher's (a constant)."""
+    parts = [(s - teacher_out[k].detach()).abs().mean() if kind == "l1" else (s - teacher_out[k].detach()).pow(2).mean()
+             for k, s in student_out.items()]
+    return sum(parts) / len(parts)
 
 
 def scalars(prefix: str, terms: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -14,7 +14,6 @@ class DenseGANTraining(Technique):
     """The family's original training: alternate D and G steps on their weighted terms."""
 
     needs_teacher = False
-    prunes = False
 
     def __init__(self, setup, options=None):
         super().__init__(setup, options)

@@ -29,7 +29,8 @@ class SelfSupervisedOptions:
     lambda_dc: float = 0.5  # weight of L_DC
     form: str = "abs"  # abs: |l_O - l_C| / |l_O|;  squared: (l_O - l_C)^2 / l_O^2
     reduction: str = "sample"  # sample: normalise per sample, then mean (as the StyleGAN2 code); batch: batch means
-    freeze_d: bool = False  # keep D_O fixed (Table 1's technique (i) does)
+    freeze_d: bool = False  # keep D_O fixed
+    prune_d: bool = False  # prune D_O too, on the student's schedule (Table 1's technique (n))
     eps: float = 1e-8
 
     def __post_init__(self) -> None:
@@ -74,10 +75,13 @@ class SelfSupervisedCompression(Technique):
         self.opt_g = self.adam(self.gens.parameters(), setup.lr_g)
         self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
         self.pruner = self.make_pruner(self.gens, self.opt_g)
+        self.d_pruner = self.make_pruner(self.discs, self.opt_d) if self.opt.prune_d else None
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r, o = self.recipe, self.opt
         sparsity = self.pruner.step(step)
+        if self.d_pruner is not None:
+            self.d_pruner.step(step)
         with torch.no_grad():
             t_out = r.generate(self.teacher, batch)
         s_out = r.generate(self.gens, batch)
@@ -114,5 +118,6 @@ class SelfSupervisedCompression(Technique):
         return logs
 
     def stateful(self) -> dict[str, Any]:
-        return {"gens": self.gens, "discs": self.discs, "opt_g": self.opt_g,
-                "opt_d": self.opt_d, "pruner": self.pruner}
+        state = {"gens": self.gens, "discs": self.discs, "opt_g": self.opt_g,
+                 "opt_d": self.opt_d, "pruner": self.pruner}
+        return {**state, "d_pruner": self.d_pruner} if self.d_pruner is not None else state

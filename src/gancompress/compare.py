@@ -1,0 +1,128 @@
+"""`gancompress compare`: Table 1's techniques on one recipe, same budget, seed and inputs.
+
+Each row of `techniques/table1.py` runs as an ordinary `compress` run in ``out/<id>/``
+(finished runs are reused, so an interrupted comparison continues where it stopped);
+row (a) is the dense teacher itself. Results go to ``out/compare.json``, a Markdown
+table shaped like the paper's (``out/compare.md``) and one picture sheet with a row of
+samples per technique on the same inputs (``out/compare.png``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from gancompress.config import RunConfig
+from gancompress.techniques.table1 import Row
+
+# A qualitative flag from the numbers, relative to the dense teacher (row a):
+COLLAPSE_COVERAGE_DROP = 0.15  # classes covered fall by more than this (absolute) ...
+COLLAPSE_DIVERSITY = 0.75  # ... or diversity falls below this fraction of the teacher's
+FAIL_RATIO, ARTIFACT_RATIO, LOSS_RATIO = 5.0, 1.5, 1.15  # FID ratios
+
+
+def qualitative_flag(metrics: dict[str, Any], dense: dict[str, Any]) -> str:
+    """"mode collapse", "fails", "artifacts", "quality loss" (or several, or "-"), from coverage / diversity / FID."""
+    flags = []
+    cov, d_cov = metrics.get("coverage"), dense.get("coverage")
+    div, d_div = metrics.get("diversity"), dense.get("diversity")
+    if (cov is not None and d_cov is not None and cov < d_cov - COLLAPSE_COVERAGE_DROP) or \
+            (div is not None and d_div and div < COLLAPSE_DIVERSITY * d_div):
+        flags.append("mode collapse")
+    ratio = metrics["fid"] / max(dense["fid"], 1e-12)
+    if ratio >= FAIL_RATIO:
+        flags.append(f"fails (FID x{ratio:.0f})")
+    elif ratio >= ARTIFACT_RATIO:
+        flags.append("artifacts")
+    elif ratio >= LOSS_RATIO:
+        flags.append("quality loss")
+    return "; ".join(flags) or "-"
+
+
+def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict]:
+    """Run every row on `base` (recipe, teacher, prune target, steps, seed); write the results."""
+    from gancompress.api import (compress, evaluate, feature_net_for, load_student, load_teacher, resolve_device,
+                                 write_json)
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(base.train.device)
+    recipe, teacher = load_teacher(base, device)
+    feats = feature_net_for(recipe, base.inception)
+    dense = evaluate(recipe, teacher, feats, base.train.eval_samples, device)
+    results: dict[str, dict] = {}
+    panels = {}
+    for row in tqdm(rows, desc="techniques", unit="run"):
+        columns = {"name": row.name, "technique": row.technique, "options": dict(row.options),
+                   "teacher": row.teacher, "student_init": row.student, "pruning": row.pruning,
+                   "disc": row.disc, "disc_trained": row.disc_trained, "losses": list(row.losses)}
+        if row.technique is None:
+            results[row.id] = {**columns, **_numbers(dense), "sparsity": 0.0, "features": feats.description}
+            panels[row.id] = (recipe, teacher.cpu())
+            continue
+        run_dir = out / row.id
+        if (run_dir / "metrics.json").exists():
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+        else:
+            # the base config's options tune its own technique (the method's, for the shipped configs)
+            options = {**base.technique_options, **row.options} if row.technique == base.technique else row.options
+            cfg = replace(base, technique=row.technique, technique_options=dict(options), out=str(run_dir))
+            metrics = compress(cfg)
+        student = metrics["student"]
+        results[row.id] = {**columns, **_numbers(student), "sparsity": student["sparsity"],
+                           "fid_ratio": metrics.get("fid_ratio"), "seconds": metrics.get("compress_seconds"),
+                           "features": metrics["features"], "run": str(run_dir)}
+        panels[row.id] = load_student(run_dir)
+    for entry in results.values():
+        entry["flag"] = qualitative_flag(entry, dense)
+    write_json(out / "compare.json", results)
+    (out / "compare.md").write_text(compare_table(results, base) + "\n")
+    picture_sheet(panels, {k: f"({k}) FID {v['fid']:.4g}" for k, v in results.items()}, out / "compare.png")
+    return results
+
+
+def _numbers(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def compare_table(results: dict[str, dict], base: RunConfig) -> str:
+    """Markdown shaped like the paper's Table 1: configuration columns, FID, a flag."""
+    yes = {True: "yes", False: "no"}
+    any_cov = any("coverage" in r for r in results.values())
+    head = ["id", "technique", "G_O used", "student starts", "pruning", "D", "D trained", "student loss",
+            "sparsity", "FID", "FID ratio", *(["coverage"] if any_cov else []), "diversity", "flag"]
+    lines = [f"Recipe `{base.recipe}`, target sparsity {base.prune.final_sparsity:.0%} "
+             f"({base.prune.granularity}, {base.prune.scope} scope), {base.train.steps} steps, seed {base.train.seed}.",
+             f"FID features: {next(iter(results.values()))['features']}.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    dense_fid = results["a"]["fid"] if "a" in results else None
+    for rid, r in results.items():
+        ratio = r.get("fid_ratio") or (r["fid"] / dense_fid if dense_fid else None)
+        cells = [rid, r["name"], yes[r["teacher"]], r["student_init"], r["pruning"], r["disc"],
+                 yes[r["disc_trained"]] if r["disc"] != "none" else "-", " + ".join(r["losses"]) or "-",
+                 f"{r['sparsity']:.3f}", f"{r['fid']:.4g}", "-" if ratio is None else f"{ratio:.3f}",
+                 *([_fmt(r.get("coverage"))] if any_cov else []), _fmt(r.get("diversity")), r.get("flag", "-")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@torch.no_grad()
+def picture_sheet(panels: dict[str, tuple], labels: dict[str, str], path: Path, n: int = 12) -> Path:
+    """A row of `n` samples per technique, every row on the same evaluation inputs."""
+    from gancompress.report.grid import grid_image, labelled_rows, save_png
+
+    rows = []
+    for key, (recipe, gens) in panels.items():
+        batch = next(recipe.eval_batches(n, seed=7, batch_size=n))
+        gens.eval()
+        images = recipe.display(batch, recipe.generate(gens, batch))
+        rows.append((labels[key], grid_image(images, nrow=images.shape[0], scale=2)))
+    return save_png(labelled_rows(rows, label_w=120), path)
