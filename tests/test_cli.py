@@ -43,3 +43,32 @@ def test_train_then_compress_dcgan(tmp_path):
     assert zeros == pytest.approx(0.5, abs=0.005)
     assert (out / "teacher_vs_student.png").stat().st_size > 1000
     assert (out / "log.jsonl").read_text().count("\n") == 6
+
+
+@pytest.mark.slow
+def test_compare_writes_table_json_and_sheet(tmp_path):
+    teacher = tmp_path / "teacher"
+    assert run("train", "--recipe", "dcgan-digits", "--steps", "4", "--out", str(teacher), *TINY_DCGAN).exit_code == 0
+    out = tmp_path / "cmp"
+    result = run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "a,b,c,m",
+                 "--steps", "3", "--out", str(out), "--set", "train.batch_size=16", "--set", "train.eval_samples=64")
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "compare.json").read_text())
+    assert list(results) == ["a", "b", "c", "m"]
+    for rid, r in results.items():
+        assert r["fid"] > 0 and "coverage" in r and "diversity" in r and r["flag"]
+    assert results["a"]["sparsity"] == 0 and results["c"]["sparsity"] == 0
+    assert results["b"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    table = (out / "compare.md").read_text()
+    assert "| b | self-supervised (the method) | yes | dense | gradual | pretrained | yes | L_GC + L_DC |" in table
+    assert (out / "compare.png").stat().st_size > 1000
+    # an interrupted comparison continues: finished runs are reused, not redone
+    mtime = (out / "b" / "metrics.json").stat().st_mtime
+    assert run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "b", "--steps", "3",
+               "--out", str(out), "--set", "train.batch_size=16", "--set", "train.eval_samples=64").exit_code == 0
+    assert (out / "b" / "metrics.json").stat().st_mtime == mtime
+
+
+def test_compare_rejects_unknown_technique_id():
+    result = CliRunner().invoke(main, ["compare", "--techniques", "a,zz", "--out", "/nonexistent/x"])
+    assert result.exit_code != 0 and "unknown technique id 'zz'" in result.output

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from gancompress.pruning import PruneConfig
+from gancompress.recipes import RECIPES
 from gancompress.techniques import get_technique
 from gancompress.techniques.base import Setup
 from gancompress.techniques.table1 import ROWS, rows_for
@@ -31,9 +32,11 @@ def _batch(recipe, n=8):
     return recipe.make_batch(StepBatcher(recipe.dataset("train"), n, 0).items(0), torch.Generator().manual_seed(0))
 
 
+@pytest.mark.parametrize("name", RECIPES.names())
 @pytest.mark.parametrize("row", TRAINED, ids=[r.id for r in TRAINED])
-def test_row_matches_its_claims(row, tiny_recipe):
-    recipe = tiny_recipe("dcgan-digits")
+def test_row_matches_its_claims(row, name, tiny_recipe):
+    """Parametrised over the recipe registry: every family gets every row of the table."""
+    recipe = tiny_recipe(name)
     setup = _setup(recipe)
     teacher_g, teacher_d = _params(setup.teacher_gens), _params(setup.teacher_discs)
     technique = get_technique(row.technique, setup, dict(row.options))
@@ -62,8 +65,8 @@ def test_row_matches_its_claims(row, tiny_recipe):
     calls = []
     hooks = [m.register_forward_hook(lambda *a: calls.append(1)) for m in setup.teacher_gens.values()]
     logs = technique.train_step(_batch(recipe), 0)
-    for h in hooks:
-        h.remove()
+    for handle in hooks:
+        handle.remove()
     assert bool(calls) == row.teacher
 
     # the student's loss is made of exactly the claimed parts
@@ -82,7 +85,7 @@ def test_row_matches_its_claims(row, tiny_recipe):
     if discs is not None:
         changed = not _equal(_params(discs), before_d)
         assert changed == row.disc_trained
-        d_weights = [m.weight for m in discs.modules() if isinstance(m, torch.nn.Conv2d)]
+        d_weights = [m.weight for m in discs.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
         d_zeros = sum(int((w == 0).sum()) for w in d_weights) / sum(w.numel() for w in d_weights)
         assert (d_zeros > 0.01) == ("pruned" in row.disc)
 
