@@ -30,6 +30,17 @@ def _digits() -> nn.Module:
     return net.eval().requires_grad_(False)
 
 
+@FEATURE_NETS.register("photo-patches")
+def _photo_patches() -> nn.Module:
+    from safetensors.torch import load_file
+
+    from gancompress.metrics.photo_features import ASSET, PhotoPatchNet
+
+    net = PhotoPatchNet()
+    net.load_state_dict(load_file(str(ASSET)))
+    return net.eval().requires_grad_(False)
+
+
 @functools.lru_cache(maxsize=None)
 def load_feature_net(name: str) -> nn.Module:
     """A registered, shipped feature network (cached, eval mode, frozen)."""
