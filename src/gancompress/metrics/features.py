@@ -19,26 +19,25 @@ FEATURE_NETS: Registry[Callable[[], nn.Module]] = Registry("feature network")
 INCEPTION_FILE = "inception-2015-12-05.pt"  # the TorchScript file of StyleGAN2-ADA / clean-fid
 
 
-@FEATURE_NETS.register("digits-classifier")
-def _digits() -> nn.Module:
+def _shipped(net: nn.Module, asset: Path) -> nn.Module:
     from safetensors.torch import load_file
 
+    net.load_state_dict(load_file(str(asset)))
+    return net.eval().requires_grad_(False)
+
+
+@FEATURE_NETS.register("digits-classifier")
+def _digits() -> nn.Module:
     from gancompress.metrics.digits_classifier import ASSET, DigitClassifier
 
-    net = DigitClassifier()
-    net.load_state_dict(load_file(str(ASSET)))
-    return net.eval().requires_grad_(False)
+    return _shipped(DigitClassifier(), ASSET)
 
 
 @FEATURE_NETS.register("photo-patches")
 def _photo_patches() -> nn.Module:
-    from safetensors.torch import load_file
-
     from gancompress.metrics.photo_features import ASSET, PhotoPatchNet
 
-    net = PhotoPatchNet()
-    net.load_state_dict(load_file(str(ASSET)))
-    return net.eval().requires_grad_(False)
+    return _shipped(PhotoPatchNet(), ASSET)
 
 
 @functools.lru_cache(maxsize=None)
