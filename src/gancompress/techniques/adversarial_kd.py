@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from gancompress.recipes.base import Batch, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, distillation, finite, scalars, set_trainable
+from gancompress.techniques.base import TECHNIQUES, Technique, distillation, finite, scalars
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,8 @@ class AdversarialKD(Technique):
         as_data = r.teacher_as_data(batch, t_out)  # the teacher's outputs play the real examples
         s_out = r.generate(self.gens, batch)
         # (1) new discriminator: teacher outputs are "real", student outputs "fake"
-        set_trainable(self.discs, True)
-        d_terms = finite("D", r.discriminator_terms(self.discs, as_data, r.fakes_for_d_update(s_out)))
-        self.opt_d.zero_grad(set_to_none=True)
-        weighted_total(d_terms, r.d_weights).backward()
-        self.opt_d.step()
+        d_terms = self.discriminator_step(self.discs, self.opt_d, as_data, r.fakes_for_d_update(s_out))
         # (2) student: fool the new D, and stay close to the teacher's outputs
-        set_trainable(self.discs, False)
         g_terms = finite("G", r.generator_terms(self.gens, self.discs, as_data, s_out))
         parts = {"adv_kd": weighted_total(g_terms, r.g_weights)}
         if self.opt.distill > 0:

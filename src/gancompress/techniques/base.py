@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gancompress.pruning import Pruner, PruneConfig
-from gancompress.recipes.base import Batch, Recipe
+from gancompress.recipes.base import Batch, Recipe, weighted_total
 from gancompress.registry import Registry
 
 TECHNIQUES: Registry[type["Technique"]] = Registry("technique")
@@ -106,6 +106,21 @@ class Technique(ABC):
         pruner = Pruner(nets, prune or self.s.prune, self.s.total_steps)
         pruner.attach(optimizer)
         return pruner
+
+    def discriminator_step(self, discs: nn.ModuleDict, opt_d: torch.optim.Optimizer, batch: Batch,
+                           fakes: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One update of `discs` with the recipe's weighted D loss on `batch`'s real data vs `fakes`.
+
+        Leaves `discs` frozen (requires_grad False) for the generator phase that follows.
+        """
+        r = self.recipe
+        set_trainable(discs, True)
+        terms = finite("D", r.discriminator_terms(discs, batch, fakes))
+        opt_d.zero_grad(set_to_none=True)
+        weighted_total(terms, r.d_weights).backward()
+        opt_d.step()
+        set_trainable(discs, False)
+        return terms
 
     def fresh_generators(self, recipe: Recipe | None = None) -> nn.ModuleDict:
         """Randomly initialised generators (of `recipe`'s architecture; the run's by default)."""

@@ -6,7 +6,7 @@ from typing import Any
 import torch
 
 from gancompress.recipes.base import Batch, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars, set_trainable
+from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars
 
 
 @TECHNIQUES.register("dense")
@@ -27,13 +27,8 @@ class DenseGANTraining(Technique):
         r = self.recipe
         out = r.generate(self.gens, batch)
         # (1) discriminator: real vs detached fakes
-        set_trainable(self.discs, True)
-        d_terms = finite("D", r.discriminator_terms(self.discs, batch, r.fakes_for_d_update(out)))
-        self.opt_d.zero_grad(set_to_none=True)
-        weighted_total(d_terms, r.d_weights).backward()
-        self.opt_d.step()
+        d_terms = self.discriminator_step(self.discs, self.opt_d, batch, r.fakes_for_d_update(out))
         # (2) generator: its own weighted terms against the updated discriminator
-        set_trainable(self.discs, False)
         g_terms = finite("G", r.generator_terms(self.gens, self.discs, batch, out))
         g_loss = weighted_total(g_terms, r.g_weights)
         self.opt_g.zero_grad(set_to_none=True)

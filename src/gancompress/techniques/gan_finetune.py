@@ -87,13 +87,7 @@ class GANFinetune(Technique):
         out = r.generate(self.gens, batch)
         # (1) discriminator: its original loss on real vs the student's fakes
         if self.opt_d is not None and o.gan > 0:
-            set_trainable(self.discs, True)
-            d_terms = finite("D", r.discriminator_terms(self.discs, batch, r.fakes_for_d_update(out)))
-            self.opt_d.zero_grad(set_to_none=True)
-            weighted_total(d_terms, r.d_weights).backward()
-            self.opt_d.step()
-            set_trainable(self.discs, False)
-            logs.update(scalars("D", d_terms))
+            logs.update(scalars("D", self.discriminator_step(self.discs, self.opt_d, batch, r.fakes_for_d_update(out))))
         # (2) student: own GAN loss and/or distance to the teacher's outputs
         parts: dict[str, torch.Tensor] = {}
         if o.gan > 0:
