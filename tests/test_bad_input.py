@@ -26,7 +26,7 @@ def cli(*args):
 @pytest.mark.parametrize("args, expected", [
     (["--sparsity", "1.0"], "prune.target=1.0: sparsity must be in [0, 1)"),
     (["--sparsity", "-0.2"], "prune.target=-0.2: sparsity must be in [0, 1)"),
-    (["--recipe", "biggan"], "unknown recipe 'biggan'; valid: dcgan-digits, dcgan-mnist"),
+    (["--recipe", "biggan"], "unknown recipe 'biggan'; valid: cyclegan, cyclegan-photos, dcgan-digits"),
     (["--technique", "magic"], "unknown technique 'magic'; valid: "),
     (["--granularity", "blocks"], "prune.granularity='blocks': valid: element, filter, kernel, nm, vector"),
     (["--set", "prune.colour=3"], "unknown config key 'prune.colour'; valid keys: "),

@@ -192,5 +192,11 @@ def _print_summary(metrics: dict, out: str) -> None:
     click.echo(f"written to {out}/ (metrics.json, student_*.safetensors, teacher_vs_student.png)")
 
 
+from gancompress.cli_deploy import bench, export  # noqa: E402  (deployment commands)
+
+main.add_command(export)
+main.add_command(bench)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from gancompress.pruning.config import PruneConfig
-from gancompress.pruning.criteria import CRITERIA
+from gancompress.pruning.criteria import CRITERIA, score
 from gancompress.pruning.granularity import GRANULARITIES, from_canonical, layer_kind, nm_keep, to_canonical
 from gancompress.pruning.schedules import sparsity_at
 
@@ -68,6 +68,7 @@ class Pruner:
     def __init__(self, model: nn.Module, cfg: PruneConfig, total_steps: int):
         self.cfg = cfg
         self.total_steps = total_steps
+        self.model = model  # context-aware criteria (norm-scale) look at neighbouring layers
         self.layers = select_layers(model, cfg)
         self.kinds = {name: layer_kind(m) for name, m in self.layers.items()}
         self.masks = {name: torch.ones_like(m.weight, dtype=torch.bool) for name, m in self.layers.items()}
@@ -97,7 +98,7 @@ class Pruner:
         score_fn = CRITERIA.get(c.criterion)
         canon = {}
         for name, module in self.layers.items():
-            s = score_fn(module.weight).float().masked_fill(~self.masks[name], float("-inf"))
+            s = score(score_fn, name, module, self.model).float().masked_fill(~self.masks[name], float("-inf"))
             canon[name] = to_canonical(s, self.kinds[name])
         if c.granularity == "nm":
             keep = {name: nm_keep(s, c.n, c.m) & to_canonical(self.masks[name], self.kinds[name])

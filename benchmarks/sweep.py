@@ -1,0 +1,53 @@
+"""Element and filter pruning at 25/50/75/90% of a recipe's shipped teacher: the paper's Table 2 rows.
+
+    python benchmarks/sweep.py --recipe dcgan-digits --out runs/sweep-dcgan [--steps 600]
+    python benchmarks/sweep.py --recipe cyclegan-photos --out runs/sweep-cyclegan
+
+Every run uses the recipe's shipped config (configs/<recipe>.yaml). One table per
+FID-like metric (per direction for CycleGAN), plus PSNR for paired tasks and class
+coverage / diversity where the recipe reports them.
+"""
+from __future__ import annotations
+
+import click
+
+from gancompress.config import load_config
+from gancompress.sweep import sweep, sweep_table
+
+QUALITY = ("fid", "psnr", "ssim")
+
+
+def quality_keys(teacher: dict) -> list[str]:
+    """The teacher's FID-like keys (per direction first, then their mean) and PSNR/SSIM."""
+    keys = [k for k in teacher if k.split("_")[0] in QUALITY and isinstance(teacher[k], (int, float))]
+    return sorted(keys, key=lambda k: (k.split("_")[0] != "fid", k == "fid", k))
+
+
+@click.command()
+@click.option("--recipe", default="dcgan-digits", show_default=True)
+@click.option("--out", default=None, help="Sweep directory (default runs/sweep-<recipe>).")
+@click.option("--steps", type=int, default=None, help="Compression steps per run (default: the config's).")
+@click.option("--granularities", default="element,filter", show_default=True)
+@click.option("--sparsities", default="0.25,0.5,0.75,0.9", show_default=True)
+@click.option("--filter-scope", default="layer", show_default=True,
+              help="Pruning scope for filter granularity (element uses the config's).")
+@click.option("--set", "sets", multiple=True, help="Extra config override KEY=VALUE (repeatable).")
+def main(recipe, out, steps, granularities, sparsities, filter_scope, sets):
+    overrides = ([f"train.steps={steps}"] if steps else []) + list(sets)
+    rows = sweep(load_config(recipe, overrides), granularities.split(","),
+                 [float(s) for s in sparsities.split(",")], out or f"runs/sweep-{recipe}",
+                 scopes={"filter": filter_scope})
+    print(f"features: {rows[0]['features']}")
+    for key in quality_keys(rows[0]["teacher"]):
+        print(f"\n{key} (student value and student/teacher ratio):")
+        print(sweep_table(rows, key))
+    extras = [k for k in ("coverage", "diversity") if k in rows[0]["student"]]
+    if extras:
+        print("\nstudents' " + " / ".join(extras) + ":")
+        for r in rows:
+            values = ", ".join(f"{k} {r['student'][k]:.3f}" for k in extras)
+            print(f"  {r['granularity']:>8} ({r['scope']}) {r['target']:.0%}: {values}, sparsity {r['sparsity']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

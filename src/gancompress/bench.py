@@ -1,0 +1,262 @@
+"""Deployment cost of teacher vs student generators: parameters, MACs, file size, latency.
+
+Latency is measured in torch and in onnxruntime on CPU with a fixed thread count,
+teacher and student calls interleaved (so drifting machine load hits both alike);
+median, p90 and throughput (images per second at the median). On a CUDA machine the
+student's 2:4 semi-structured kernels are timed too (``gancompress.export.semi``).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gancompress.export.materialize import Inputs, example_inputs, materialize, run
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    batch_size: int = 1
+    threads: int = 1
+    repeats: int = 30
+    warmup: int = 3
+    backends: tuple = BACKENDS
+    materialize: bool = True  # bench the student with its dead channels removed
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "threads", "repeats"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"bench.{key}={getattr(self, key)}: must be >= 1")
+        if self.warmup < 0:
+            raise ValueError(f"bench.warmup={self.warmup}: must be >= 0")
+        bad = [b for b in self.backends if b not in BACKENDS]
+        if bad or not self.backends:
+            raise ValueError(f"bench.backends={list(self.backends)}: valid: {', '.join(BACKENDS)}")
+
+
+# -- static costs ---------------------------------------------------------------------------
+def count_params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def count_macs(net: nn.Module, inputs: Inputs) -> int:
+    """Multiply-accumulates of one forward pass per sample, counted in Conv2d/ConvTranspose2d/Linear."""
+    total = [0]
+
+    def hook(module, args, out):
+        x = args[0]
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+            taps = module.kernel_size[0] * module.kernel_size[1] // module.groups
+            if module.transposed:  # every input element meets out/groups * k*k weights
+                total[0] += x.numel() * module.out_channels * taps
+            else:
+                total[0] += out.numel() * module.in_channels * taps
+        else:
+            total[0] += out.numel() * module.in_features
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules()
+             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            run(net, inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    batch = next(a for a in inputs[0] if torch.is_tensor(a)).shape[0]
+    return total[0] // batch
+
+
+def file_bytes(net: nn.Module, sparse: bool = False) -> int:
+    """Size of `net`'s weights as a dense (or compact sparse) safetensors file."""
+    from gancompress.export.formats import save_sparse
+    from gancompress.training.checkpoint import save_weights
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.safetensors"
+        (save_sparse(net.state_dict(), path) if sparse else save_weights(net, path))
+        return path.stat().st_size
+
+
+# -- latency -----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def torch_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _callables(net: nn.Module, inputs: Inputs, backend: str, threads: int, workdir: Path, tag: str):
+    """A no-argument function running one forward pass in `backend`."""
+    args, kwargs = inputs
+    if backend == "torch":
+        def call():
+            with torch.inference_mode():
+                return net(*args, **kwargs)
+        return call
+    from gancompress.export.formats import export_onnx, flat_inputs, onnx_session
+
+    session = onnx_session(export_onnx(net, inputs, workdir / f"{tag}.onnx"), threads)
+    feed = {i.name: a.numpy() for i, a in zip(session.get_inputs(), flat_inputs(inputs))}
+    return lambda: session.run(None, feed)
+
+
+def _summary(seconds: list[float], batch: int) -> dict:
+    t = torch.tensor(seconds, dtype=torch.float64)
+    median = float(t.median())
+    return {"ms_median": round(median * 1e3, 4), "ms_p90": round(float(t.quantile(0.9)) * 1e3, 4),
+            "images_per_s": round(batch / median, 2)}
+
+
+def time_interleaved(calls: dict[str, callable], repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per call for each function, calling them in turn `repeats` times."""
+    for _ in range(warmup):
+        for fn in calls.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(repeats):
+        for key, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return times
+
+
+# -- teacher vs student --------------------------------------------------------------------------
+def bench_models(models: dict[str, nn.ModuleDict], inputs: dict[str, Inputs],
+                 opts: BenchOptions = BenchOptions()) -> dict:
+    """Static costs and latency of each model (e.g. {"teacher": ..., "student": ...}), per generator key."""
+    rows = []
+    keys = list(inputs)
+    with torch_threads(opts.threads), tempfile.TemporaryDirectory() as tmp:
+        for key in keys:
+            for name, gens in models.items():
+                net = gens[key].eval()
+                rows.append({"model": name, "net": key, "params": count_params(net),
+                             "macs": count_macs(net, inputs[key]), "file_bytes": file_bytes(net),
+                             "sparse_file_bytes": file_bytes(net, sparse=True)})
+            for backend in opts.backends:
+                calls = {name: _callables(gens[key].eval(), inputs[key], backend, opts.threads, Path(tmp),
+                                          f"{name}_{key}") for name, gens in models.items()}
+                times = time_interleaved(calls, opts.repeats, opts.warmup)
+                for row in rows:
+                    if row["net"] == key and row["model"] in times:
+                        row[backend] = _summary(times[row["model"]], opts.batch_size)
+    result = {"device": "cpu", "threads": opts.threads, "torch": torch.__version__, "options": asdict(opts),
+              "rows": rows}
+    result["ratios"] = ratios(rows, *list(models)[:2]) if len(models) >= 2 else {}
+    return result
+
+
+def ratios(rows: list[dict], base: str = "teacher", other: str = "student") -> dict:
+    """Per generator: base/other for params, MACs, file size, and speed-ups (base median / other median)."""
+    out = {}
+    for key in dict.fromkeys(r["net"] for r in rows):
+        a = next(r for r in rows if r["net"] == key and r["model"] == base)
+        b = next(r for r in rows if r["net"] == key and r["model"] == other)
+        entry = {f"{m}_reduction": round(a[m] / max(b[m], 1), 3) for m in ("params", "macs", "file_bytes")}
+        for backend in BACKENDS:
+            if backend in a and backend in b:
+                entry[f"{backend}_speedup"] = round(a[backend]["ms_median"] / b[backend]["ms_median"], 3)
+        out[key] = entry
+    return out
+
+
+def load_pair(student_run: str | Path, teacher_dir: str | Path | None = None):
+    """(recipe, teacher generators, student generators) of a compress run.
+
+    The teacher defaults to the run's own (``teacher`` in its config.yaml), else the shipped one.
+    """
+    import yaml
+
+    from gancompress import api
+    from gancompress.recipes import get_recipe
+
+    student_run = Path(student_run)
+    recipe, student = api.load_student(student_run)
+    if teacher_dir is None:
+        cfg_file = student_run / "config.yaml"
+        cfg = yaml.safe_load(cfg_file.read_text()) if cfg_file.exists() else {}
+        name = yaml.safe_load((student_run / api.RECIPE_FILE).read_text())["recipe"]
+        teacher_dir = cfg.get("teacher") or api.shipped_teacher(name)
+    teacher_dir = Path(teacher_dir)
+    if not teacher_dir.is_dir():
+        raise FileNotFoundError(f"teacher directory {str(teacher_dir)!r} does not exist; pass --teacher")
+    t_recipe = recipe
+    if (teacher_dir / api.RECIPE_FILE).exists():  # the student's recipe may be narrower
+        saved = yaml.safe_load((teacher_dir / api.RECIPE_FILE).read_text())
+        t_recipe = get_recipe(saved["recipe"], saved.get("options", {}))
+    teacher = api.load_networks(t_recipe.build_generators(), teacher_dir, t_recipe).eval()
+    return recipe, teacher, student
+
+
+def bench_run(student_run: str | Path, teacher_dir: str | Path | None = None,
+              opts: BenchOptions = BenchOptions()) -> dict:
+    """Teacher vs (materialized) student of a compress run, on CPU."""
+    recipe, teacher, student = load_pair(student_run, teacher_dir)
+    teacher, student = teacher.cpu(), student.cpu()
+    inputs = example_inputs(recipe, student, n=opts.batch_size, seed=opts.seed)
+    info = {}
+    if opts.materialize:
+        smaller = nn.ModuleDict()
+        for key, net in student.items():
+            m = materialize(net, inputs[key])
+            smaller[key] = m.net
+            info[key] = {"removed_channels": sum(m.removed.values()), "max_output_change": m.deviation}
+        student = smaller
+    result = bench_models({"teacher": teacher, "student": student}, inputs, opts)
+    result.update(student_run=str(student_run), materialize=info)
+    gpu = _gpu_semi_structured(student, inputs)
+    if gpu:
+        result["cuda_2to4"] = gpu
+    return result
+
+
+def _gpu_semi_structured(student: nn.ModuleDict, inputs: dict[str, Inputs]) -> dict | None:
+    if not torch.cuda.is_available():
+        return None
+    from gancompress.export.semi import bench_semi_structured
+
+    return {key: bench_semi_structured(net, inputs[key]) for key, net in student.items()}
+
+
+# -- presentation ----------------------------------------------------------------------------------
+def to_markdown(result: dict) -> str:
+    """The result as a Markdown table (one row per model and generator) plus the ratio lines."""
+    backends = [b for b in BACKENDS if any(b in r for r in result["rows"])]
+    head = ["model", "net", "params", "MMACs", "file KB", "sparse file KB"]
+    for b in backends:
+        head += [f"{b} ms (median)", f"{b} ms (p90)", f"{b} img/s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        cells = [r["model"], r["net"], f"{r['params']:,}", f"{r['macs'] / 1e6:.2f}", f"{r['file_bytes'] / 1024:.1f}",
+                 f"{r['sparse_file_bytes'] / 1024:.1f}"]
+        for b in backends:
+            s = r.get(b, {})
+            cells += [f"{s.get('ms_median', float('nan')):.3f}", f"{s.get('ms_p90', float('nan')):.3f}",
+                      f"{s.get('images_per_s', float('nan')):.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    for key, ratio in result.get("ratios", {}).items():
+        lines.append("")
+        lines.append(f"{key}: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratio.items()))
+    lines.append("")
+    lines.append(f"CPU, {result['threads']} thread(s), batch {result['options']['batch_size']}, "
+                 f"{result['options']['repeats']} interleaved repeats, torch {result['torch']}")
+    return "\n".join(lines)
+
+
+def write_json(result: dict, path: str | Path) -> Path:
+    from gancompress.training.checkpoint import atomic_write
+
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))

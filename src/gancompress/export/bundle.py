@@ -1,0 +1,92 @@
+"""Export a compress run's student: ``gancompress export RUN_DIR`` and its reverse, `load_exported`.
+
+An export directory holds ``recipe.yaml`` (copied from the run), ``export.json`` (what
+was written, sizes, checks) and per generator ``<key>``:
+``student_<key>.safetensors`` (dense), ``student_<key>.sparse.safetensors`` (compact),
+``student_<key>.onnx``, and with ``materialize`` ``student_<key>.channels.json``
+(the smaller layer shapes; the weights files then hold the smaller tensors).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from torch import nn
+
+from gancompress.export.formats import check_onnx, export_onnx, load_weights, save_sparse
+from gancompress.export.materialize import channel_config, example_inputs, materialize, resize_modules
+from gancompress.training.checkpoint import CheckpointError, atomic_write, load_into, save_weights
+
+FORMATS = ("safetensors", "sparse", "onnx")
+EXPORT_FILE = "export.json"
+
+
+def _write_json(path: Path, data) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("safetensors",),
+               materialize_channels: bool = False, onnx_atol: float = 1e-4) -> dict:
+    """Export the student generator(s) of `run_dir` into `out` (default ``RUN_DIR/export``)."""
+    from gancompress.api import RECIPE_FILE, load_student
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"export format {bad or formats!r}: valid: {', '.join(FORMATS)}")
+    run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / "export"
+    recipe, gens = load_student(run_dir)
+    inputs = example_inputs(recipe, gens)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / RECIPE_FILE, out / RECIPE_FILE)
+    summary: dict = {"run": str(run_dir), "materialized": materialize_channels, "networks": {}}
+    for key, net in gens.items():
+        info: dict = {}
+        if materialize_channels:
+            m = materialize(net, inputs[key])
+            net = m.net
+            _write_json(out / f"student_{key}.channels.json", channel_config(net))
+            info.update(removed_channels=m.removed, max_output_change=m.deviation,
+                        params_before=m.params_before, params_after=m.params_after)
+        files = {}
+        if "safetensors" in formats:
+            files["safetensors"] = save_weights(net, out / f"student_{key}.safetensors")
+        if "sparse" in formats:
+            files["sparse"] = save_sparse(net.state_dict(), out / f"student_{key}.sparse.safetensors")
+        if "onnx" in formats:
+            files["onnx"] = export_onnx(net, inputs[key], out / f"student_{key}.onnx")
+            info["onnx_max_abs_diff"] = check_onnx(files["onnx"], net, inputs[key], atol=onnx_atol)
+        info["files"] = {fmt: {"path": p.name, "bytes": p.stat().st_size} for fmt, p in files.items()}
+        summary["networks"][key] = info
+    _write_json(out / EXPORT_FILE, summary)
+    return summary
+
+
+def load_exported(directory: str | Path, prefer: str = "safetensors") -> tuple[object, nn.ModuleDict]:
+    """The recipe and generators of an export directory (materialized or not; dense or sparse weights)."""
+    import yaml
+
+    from gancompress.api import RECIPE_FILE
+    from gancompress.recipes import get_recipe
+
+    directory = Path(directory)
+    if not (directory / RECIPE_FILE).exists():
+        raise CheckpointError(f"{str(directory)!r} has no {RECIPE_FILE}: not an export directory")
+    saved = yaml.safe_load((directory / RECIPE_FILE).read_text())
+    recipe = get_recipe(saved["recipe"], saved.get("options", {}))
+    gens = recipe.build_generators()
+    for key, net in gens.items():
+        channels = directory / f"student_{key}.channels.json"
+        if channels.exists():
+            resize_modules(net, json.loads(channels.read_text()))
+        candidates = [directory / f"student_{key}.safetensors", directory / f"student_{key}.sparse.safetensors"]
+        if prefer == "sparse":
+            candidates.reverse()
+        path = next((p for p in candidates if p.exists()), None)
+        if path is None:
+            raise CheckpointError(f"no weights for {key!r} in {str(directory)!r} "
+                                  f"(looked for {', '.join(p.name for p in candidates)})")
+        load_into(net, load_weights(path), f"{path.name} ({key})")
+    return recipe, gens.eval()
+

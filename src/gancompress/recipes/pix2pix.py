@@ -1,0 +1,140 @@
+"""pix2pix (Isola et al.): paired image translation with a conditional PatchGAN and L1.
+
+Terms as in junyanz/pytorch-CycleGAN-and-pix2pix: G minimises adv + 100 * L1(G(x), y);
+D scores (input, image) pairs and its loss is halved (0.5 * (real + fake)). Networks and
+state-dict keys follow the reference (`translation_nets`), so its ``latest_net_G.pth`` /
+``latest_net_D.pth`` load as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms
+from gancompress.recipes.losses import l1
+from gancompress.recipes.translation_nets import (TranslationOptions, adversarial, build_discriminator,
+                                                  build_generator, first_items, side_by_side)
+
+EVAL_SPLITS = ("test", "val")
+
+
+@dataclass(frozen=True)
+class Pix2PixOptions(TranslationOptions):
+    BUILT_IN = ("edges",)  # edges -> photo crops of the bundled photographs (gancompress.data.photo_tasks)
+    dataset: str = "edges"
+    direction: str = "AtoB"  # AtoB: A (left half / edge map) is the input
+    eval_split: str = "test"  # folder data: test | val
+    input_nc: int = 1
+    output_nc: int = 3
+    ngf: int = 16
+    ndf: int = 32
+    use_dropout: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"direction={self.direction!r}: valid: AtoB, BtoA")
+        if self.eval_split not in EVAL_SPLITS:
+            raise ValueError(f"eval_split={self.eval_split!r}: valid: {', '.join(EVAL_SPLITS)}")
+        if self.dataset == "edges":
+            want = (1, 3) if self.direction == "AtoB" else (3, 1)
+            if (self.input_nc, self.output_nc) != want:
+                raise ValueError(f"dataset=edges, direction={self.direction}: input_nc, output_nc must be {want}")
+
+
+@RECIPES.register("pix2pix-edges")
+class Pix2PixRecipe(Recipe):
+    """pix2pix on edges -> photo crops (64 px) of the bundled photographs: U-Net, PatchGAN, GAN + 100 L1."""
+
+    Options = Pix2PixOptions
+    g_weights = {"adv": 1.0, "l1": 100.0}
+    d_weights = {"real": 0.5, "fake": 0.5}
+    width_options = ("ngf",)
+    default_feature_net = "photo-patches"
+    checkpoint_aliases = {"G": ("latest_net_G.pth", "*_net_G.pth"), "D": ("latest_net_D.pth", "*_net_D.pth")}
+
+    def build_generators(self) -> nn.ModuleDict:
+        o = self.opt
+        return nn.ModuleDict({"G": build_generator(o.netG, o.input_nc, o.output_nc, o.ngf, o.norm, o.use_dropout,
+                                                   o.image_size)})
+
+    def build_discriminators(self) -> nn.ModuleDict:
+        o = self.opt  # conditional: D sees the input and the (real or generated) output stacked
+        return nn.ModuleDict({"D": build_discriminator(o.input_nc + o.output_nc, o.ndf, o.n_layers_D, o.norm)})
+
+    def dataset(self, split: str) -> Dataset:
+        o = self.opt
+        if o.dataset == "folder":
+            from gancompress.data.aligned import AlignedDataset
+
+            return AlignedDataset(Path(o.data_root), "train" if split == "train" else o.eval_split, o.transform(),
+                                  o.direction, o.input_nc, o.output_nc, o.repeats)
+        from gancompress.data.photo_tasks import edges_to_photo
+
+        return edges_to_photo("train" if split == "train" else "test", o.image_size, o.direction)
+
+    def make_batch(self, items, rng: torch.Generator) -> Batch:
+        source, target = items
+        return {"input": source, "target": target}
+
+    def generate(self, gens: nn.ModuleDict, batch: Batch) -> dict[str, torch.Tensor]:
+        return {"fake": gens["G"](batch["input"])}
+
+    def _scores(self, discs: nn.ModuleDict, batch: Batch, image: torch.Tensor) -> torch.Tensor:
+        return discs["D"](torch.cat([batch["input"], image], 1))
+
+    def generator_terms(self, gens, discs, batch, out) -> Terms:
+        return {"adv": adversarial(self._scores(discs, batch, out["fake"]), 1.0, self.opt.gan_mode),
+                "l1": l1(out["fake"], batch["target"])}
+
+    def discriminator_terms(self, discs, batch, out) -> Terms:
+        mode = self.opt.gan_mode
+        return {"real": adversarial(self._scores(discs, batch, batch["target"]), 1.0, mode),
+                "fake": adversarial(self._scores(discs, batch, out["fake"]), 0.0, mode)}
+
+    def teacher_as_data(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> Batch:
+        return {**batch, "target": out["fake"].detach()}
+
+    def eval_batches(self, n: int, seed: int, batch_size: int = 250) -> Iterator[Batch]:
+        """The first n held-out pairs (fixed; `seed` is not needed: nothing is random)."""
+        for source, target in first_items(self.dataset("test"), n, batch_size):
+            yield {"input": source, "target": target}
+
+    @torch.no_grad()
+    def evaluate(self, gens: nn.ModuleDict, ctx: EvalContext) -> dict:
+        """FID/KID of outputs vs the held-out targets, and PSNR/SSIM against each target."""
+        from gancompress.metrics import evaluate_generated, psnr_ssim
+
+        fakes, targets = [], []
+        for b in self.eval_batches(ctx.n_samples, ctx.seed):
+            fakes.append(gens["G"](b["input"].to(ctx.device)).cpu())
+            targets.append(b["target"])
+        fake, real = torch.cat(fakes), torch.cat(targets)
+        return {**evaluate_generated(real, fake, ctx.feature_net), **psnr_ssim(fake, real)}
+
+    def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """input | output | target, side by side."""
+        return side_by_side(batch["input"], out["fake"], batch["target"])
+
+
+@dataclass(frozen=True)
+class Pix2PixFolderOptions(Pix2PixOptions):
+    dataset: str = "folder"
+    image_size: int = 256
+    load_size: int | None = 286
+    input_nc: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    netG: str = "unet_256"
+
+
+@RECIPES.register("pix2pix")
+class Pix2PixFolderRecipe(Pix2PixRecipe):
+    """pix2pix on your aligned A|B images (data_root/{train,val,test}); the reference's defaults (256 px)."""
+
+    Options = Pix2PixFolderOptions

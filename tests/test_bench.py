@@ -1,0 +1,110 @@
+"""`gancompress bench` and `export`: cost counting, timing, tables, CLI on a tiny run."""
+import json
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+from torch import nn
+
+from gancompress.bench import BenchOptions, bench_models, count_macs, ratios, to_markdown
+from gancompress.config import to_dict
+from gancompress.pruning import PruneConfig, Pruner
+from gancompress.training.checkpoint import save_weights
+
+
+def test_mac_counts_golden():
+    conv = nn.Conv2d(3, 8, 3, padding=1)  # 8*16*16 outputs x 3*9
+    deconv = nn.ConvTranspose2d(8, 4, 4, 2, 1)  # 8*16*16 inputs x 4*16
+    linear = nn.Linear(10, 5)
+    inputs = ((torch.randn(2, 3, 16, 16),), {})
+    assert count_macs(conv, inputs) == 8 * 16 * 16 * 3 * 9
+    assert count_macs(nn.Sequential(conv, deconv), inputs) == 8 * 16 * 16 * 27 + 8 * 16 * 16 * 4 * 16
+    assert count_macs(linear, ((torch.randn(4, 10),), {})) == 50
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="bench.threads"):
+        BenchOptions(threads=0)
+    with pytest.raises(ValueError, match="valid: torch, onnxruntime"):
+        BenchOptions(backends=("tensorrt",))
+
+
+def test_bench_models_rows_ratios_and_table():
+    pytest.importorskip("onnxruntime")
+    big = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 3, 3, padding=1))})
+    small = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))})
+    inputs = {"G": ((torch.randn(1, 3, 16, 16),), {})}
+    result = bench_models({"teacher": big, "student": small}, inputs, BenchOptions(repeats=3, warmup=1))
+    rows = {r["model"]: r for r in result["rows"]}
+    assert rows["teacher"]["macs"] == 4 * rows["student"]["macs"]
+    for backend in ("torch", "onnxruntime"):
+        s = rows["student"][backend]
+        assert 0 < s["ms_median"] <= s["ms_p90"] and s["images_per_s"] > 0
+    assert result["ratios"]["G"]["macs_reduction"] == pytest.approx(4.0)
+    table = to_markdown(result)
+    assert "| teacher | G |" in table and "macs_reduction 4.00x" in table
+    json.dumps(result)  # serialisable
+
+
+def test_ratios_name_speedups():
+    rows = [{"model": "teacher", "net": "G", "params": 10, "macs": 100, "file_bytes": 40, "torch": {"ms_median": 4.0}},
+            {"model": "student", "net": "G", "params": 5, "macs": 20, "file_bytes": 20, "torch": {"ms_median": 1.0}}]
+    assert ratios(rows)["G"] == {"params_reduction": 2.0, "macs_reduction": 5.0, "file_bytes_reduction": 2.0,
+                                 "torch_speedup": 4.0}
+
+
+@pytest.fixture
+def tiny_run(tiny_recipe, tmp_path):
+    """A teacher dir and a compress-like run dir with a filter-pruned tiny DCGAN student."""
+    recipe = tiny_recipe("dcgan-digits")
+    recipe_yaml = yaml.safe_dump({"recipe": "dcgan-digits", "options": to_dict(recipe.opt)})
+    teacher = recipe.build_generators()
+    (tmp_path / "teacher").mkdir()
+    save_weights(teacher["G"], tmp_path / "teacher" / "G.safetensors")
+    (tmp_path / "teacher" / "recipe.yaml").write_text(recipe_yaml)
+    Pruner(teacher, PruneConfig(granularity="filter", target=0.5), 1).prune_now(0.5)
+    (tmp_path / "run").mkdir()
+    save_weights(teacher["G"], tmp_path / "run" / "student_G.safetensors")
+    (tmp_path / "run" / "recipe.yaml").write_text(recipe_yaml)
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"teacher": str(tmp_path / "teacher")}))
+    return tmp_path
+
+
+def test_cli_bench_and_export(tiny_run):
+    pytest.importorskip("onnxruntime")
+    from gancompress.cli import main
+
+    out = tiny_run / "bench.json"
+    res = CliRunner().invoke(main, ["bench", "--student", str(tiny_run / "run"), "--repeats", "2",
+                                    "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    result = json.loads(out.read_text())
+    assert result["ratios"]["G"]["macs_reduction"] > 1.5 and "| student | G |" in res.output
+    res = CliRunner().invoke(main, ["export", str(tiny_run / "run"), "--format", "onnx", "--format", "sparse",
+                                    "--materialize"])
+    assert res.exit_code == 0, res.output
+    assert (tiny_run / "run" / "export" / "student_G.onnx").exists()
+    assert (tiny_run / "run" / "export" / "student_G.channels.json").exists()
+
+
+def test_cli_bench_names_a_missing_teacher(tiny_run, tmp_path):
+    from gancompress.cli import main
+
+    (tiny_run / "run" / "config.yaml").write_text(yaml.safe_dump({"teacher": str(tmp_path / "nowhere")}))
+    res = CliRunner().invoke(main, ["bench", "--student", str(tiny_run / "run")])
+    assert res.exit_code != 0 and "nowhere" in res.output and "Traceback" not in res.output
+
+
+def test_semi_structured_conv_layout_matches_conv_and_cpu_skips_cleanly():
+    from gancompress.export.semi import SemiStructuredConv2d, _reduction_matrix, bench_semi_structured, is_2to4
+
+    conv = nn.Conv2d(8, 4, 3, stride=2, padding=1)
+    Pruner(nn.ModuleDict({"G": conv}), PruneConfig(granularity="nm", n=2, m=4), 1).prune_now(0.5)
+    matrix = _reduction_matrix(conv)
+    assert is_2to4(matrix) and not is_2to4(torch.ones(4, 8))
+    x = torch.randn(2, 8, 9, 9)
+    with torch.no_grad():  # the unfold + matmul layout, checked with a dense matrix (the CUDA path swaps in 2:4)
+        torch.testing.assert_close(SemiStructuredConv2d(conv, matrix)(x), conv(x), atol=1e-5, rtol=1e-5)
+    if not torch.cuda.is_available():
+        assert bench_semi_structured(conv, ((x,), {})) == {"skipped": "no CUDA device"}
