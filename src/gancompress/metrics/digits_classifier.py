@@ -7,13 +7,14 @@ FIDs computed on the same features. Rebuild the shipped weights with
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gancompress.metrics.asset_training import classifier_main
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "feature_nets" / "digits_classifier.safetensors"
 
@@ -93,19 +94,7 @@ def accuracy(model: DigitClassifier, dataset) -> float:
     return float((model.eval().forward_logits(x).argmax(1) == y).float().mean())
 
 
-def main() -> None:
-    from safetensors.torch import save_file
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=ASSET)
-    args = parser.parse_args()
-    model, acc = train_digit_classifier(args.seed, args.epochs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out),
-              metadata={"seed": str(args.seed), "epochs": str(args.epochs), "test_accuracy": f"{acc:.4f}"})
-    print(f"test accuracy {acc:.4f}; written to {args.out}")
+main = classifier_main(__doc__, train_digit_classifier, epochs=30, asset=ASSET)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ domain. Rebuild the shipped weights with
 """
 from __future__ import annotations
 
-import argparse
 import functools
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gancompress.metrics.asset_training import classifier_main
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "feature_nets" / "texture_domains.safetensors"
 
@@ -78,19 +79,7 @@ def train_domain_classifier(seed: int = 0, epochs: int = 8, batch_size: int = 64
     return model.eval(), domain_accuracy(model.eval(), xt, yt)
 
 
-def main() -> None:
-    from safetensors.torch import save_file
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=ASSET)
-    args = parser.parse_args()
-    model, acc = train_domain_classifier(args.seed, args.epochs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out),
-              metadata={"seed": str(args.seed), "epochs": str(args.epochs), "test_accuracy": f"{acc:.4f}"})
-    print(f"held-out accuracy {acc:.4f}; written to {args.out}")
+main = classifier_main(__doc__, train_domain_classifier, epochs=8, asset=ASSET)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,18 @@ compressing an image-to-image GAN tends to cause. Rebuild the shipped weights wi
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gancompress.metrics.asset_training import save_asset
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "feature_nets" / "photo_patches.safetensors"
 RGB_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
@@ -236,27 +238,22 @@ def held_out_accuracy(model: PhotoPatchNet, size: int, n: int = 600, seed: int =
             "corruption": float((kind_pred == kinds).float().mean())}
 
 
-def main() -> None:
-    from safetensors.torch import save_file
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=PhotoTrainOptions.steps)
-    parser.add_argument("--batch-size", type=int, default=PhotoTrainOptions.batch_size)
-    parser.add_argument("--out", type=Path, default=ASSET)
-    args = parser.parse_args()
+@click.command(help=__doc__.splitlines()[0])
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, default=PhotoTrainOptions.steps, show_default=True)
+@click.option("--batch-size", type=int, default=PhotoTrainOptions.batch_size, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=ASSET, show_default=True)
+def main(seed: int, steps: int, batch_size: int, out: Path) -> None:
     start = time.time()
-    model = train_photo_net(args.seed, PhotoTrainOptions(steps=args.steps, batch_size=args.batch_size))
-    seconds = time.time() - start
-    metadata = {"seed": str(args.seed), "steps": str(args.steps), "batch_size": str(args.batch_size),
-                "train_seconds": f"{seconds:.0f}"}
+    model = train_photo_net(seed, PhotoTrainOptions(steps=steps, batch_size=batch_size))
+    metadata = {"seed": str(seed), "steps": str(steps), "batch_size": str(batch_size),
+                "train_seconds": f"{time.time() - start:.0f}"}
     for size in (32, 64, 128):
         acc = held_out_accuracy(model, size)
         metadata.update({f"held_out_photo_acc_{size}": f"{acc['photo']:.4f}",
                          f"held_out_corruption_acc_{size}": f"{acc['corruption']:.4f}"})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out), metadata=metadata)
-    print(" ".join(f"{k}={v}" for k, v in metadata.items()), f"; written to {args.out}")
+    save_asset(model, out, metadata)
+    click.echo(" ".join(f"{k}={v}" for k, v in metadata.items()) + f"; written to {out}")
 
 
 if __name__ == "__main__":
