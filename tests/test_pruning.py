@@ -148,3 +148,15 @@ def test_scope_patterns_and_kinds():
 def test_config_rejects_bad_values_naming_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         PruneConfig(**{field: value})
+
+
+@pytest.mark.parametrize("granularity, criterion, expected", [
+    ("filter", "auto", "norm-scale"), ("element", "auto", "magnitude"), ("nm", "auto", "magnitude"),
+    ("filter", "magnitude", "magnitude"), ("element", "taylor", "taylor")])
+def test_auto_criterion_resolves_by_granularity(granularity, criterion, expected):
+    assert PruneConfig(granularity=granularity, criterion=criterion).criterion_name == expected
+
+
+def test_unknown_criterion_lists_auto():
+    with pytest.raises(ValueError, match="prune.criterion='size': valid: l2, magnitude, norm-scale, taylor, auto"):
+        PruneConfig(criterion="size")

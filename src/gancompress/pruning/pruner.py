@@ -95,7 +95,7 @@ class Pruner:
     def prune_now(self, level: float) -> None:
         """Recompute masks at sparsity `level` (already-pruned weights stay pruned) and apply them."""
         c = self.cfg
-        score_fn = CRITERIA.get(c.criterion)
+        score_fn = CRITERIA.get(c.criterion_name)
         canon = {}
         for name, module in self.layers.items():
             s = score(score_fn, name, module, self.model).float().masked_fill(~self.masks[name], float("-inf"))
