@@ -4,7 +4,6 @@ import random
 import pytest
 import torch
 
-from gancompress.recipes import get_recipe
 from gancompress.recipes.stargan import Discriminator, Generator, edit_targets
 
 
