@@ -13,23 +13,15 @@ in [-1, 1], with one-hot domain labels.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from gancompress.data.images import read_image
+from gancompress.data.bundled import bundled_photo
 
 TEXTURES = ("brick", "grass", "gravel")
 HOLDOUT_COLUMN = 384  # test patches lie right of it, training patches left of it
-
-
-def skimage_photo(name: str, channels: int) -> torch.Tensor:
-    """A photograph bundled with scikit-image, read from its package folder: (channels, H, W) in [-1, 1]."""
-    import skimage.data
-
-    return read_image(Path(skimage.data.__file__).parent / f"{name}.png", channels)
 
 
 def grid_patches(image: torch.Tensor, crop: int, stride: int, x0: int, x1: int) -> torch.Tensor:
@@ -42,7 +34,7 @@ def grid_patches(image: torch.Tensor, crop: int, stride: int, x0: int, x1: int) 
 def _texture_split(split: str, size: int, crop: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for k, name in enumerate(TEXTURES):
-        img = skimage_photo(name, 1)
+        img = bundled_photo(name)  # (1, H, W): grey
         x0, x1 = (0, HOLDOUT_COLUMN) if split == "train" else (HOLDOUT_COLUMN, img.shape[2])
         p = grid_patches(img, crop, stride, x0, x1)
         p = F.interpolate(p, size=(size, size), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from gancompress.data.bundled import bundled_photo
 from gancompress.data.images import resize
 
 RGB_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "china", "flower")
@@ -31,17 +31,6 @@ SCALES = (3, 4, 5)  # short side of a photo = scale * crop size
 HELD_OUT = 0.2
 N_CROPS = {"train": 4096, "test": 1000}
 SPLITS = tuple(N_CROPS)
-
-
-def load_photo(name: str) -> np.ndarray:
-    """A bundled photograph as uint8 (H, W, 3) or (H, W)."""
-    if name in ("china", "flower"):
-        from sklearn.datasets import load_sample_image
-
-        return load_sample_image(f"{name}.jpg")
-    import skimage.data
-
-    return skimage.data.stereo_motorcycle()[0] if name == "motorcycle_left" else getattr(skimage.data, name)()
 
 
 def canny_edges(rgb: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
@@ -57,9 +46,7 @@ def scaled_photos(names: tuple[str, ...], size: int, with_edges: bool = False) -
     """Every photo at every scale, (C, H, W) in [-1, 1], 3 channels (+ the edge map first when asked)."""
     out = []
     for name in names:
-        arr = load_photo(name)
-        x = torch.from_numpy(np.array(arr)).float() / 127.5 - 1
-        x = x[None].expand(3, -1, -1) if x.ndim == 2 else x[..., :3].permute(2, 0, 1)
+        x = bundled_photo(name).expand(3, -1, -1)  # grey photos repeated to 3 channels
         for scale in SCALES:
             h, w = x.shape[-2:]
             f = scale * size / min(h, w)

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,24 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from gancompress.data.bundled import bundled_photo
 from gancompress.data.images import DataError, list_images, read_image
 
 TRAIN_PHOTOS = ("astronaut", "rocket", "motorcycle_left", "hubble_deep_field", "ihc", "retina", "china")
 TEST_PHOTOS = ("chelsea", "coffee", "flower")
-
-
-@functools.lru_cache(maxsize=None)
-def bundled_photo(name: str) -> torch.Tensor:
-    """A colour photo shipped with scikit-image (``skimage/data/``) or scikit-learn
-    (``sklearn/datasets/images/``), .png or .jpg: (3, H, W) in [-1, 1]."""
-    import skimage.data
-    import sklearn.datasets
-
-    for folder in (Path(skimage.data.__file__).parent, Path(sklearn.datasets.__file__).parent / "images"):
-        path = next((folder / f"{name}{s}" for s in (".png", ".jpg") if (folder / f"{name}{s}").is_file()), folder)
-        if path.is_file():
-            return read_image(path, 3)
-    raise DataError(f"bundled photo {name!r} not found in scikit-image or scikit-learn")
 
 
 def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:

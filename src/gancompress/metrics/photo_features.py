@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancompress.data.bundled import bundled_photo
 from gancompress.metrics.asset_training import save_asset
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "feature_nets" / "photo_patches.safetensors"
@@ -82,22 +83,7 @@ class PhotoPatchNet(nn.Module):
 @functools.lru_cache(maxsize=1)
 def load_photos() -> tuple[torch.Tensor, ...]:
     """The 20 bundled photos as (3, H, W) tensors in [-1, 1] (grey ones repeated to RGB), no download."""
-    import numpy as np
-    import skimage.data
-    from sklearn.datasets import load_sample_images
-
-    sample = dict(zip(("china", "flower"), load_sample_images().images))
-    out = []
-    for name in RGB_PHOTOS + GREY_PHOTOS:
-        if name in sample:
-            image = sample[name]
-        elif name == "motorcycle_left":
-            image = skimage.data.stereo_motorcycle()[0]
-        else:
-            image = getattr(skimage.data, name)()
-        t = torch.from_numpy(np.array(image)).float() / 127.5 - 1
-        out.append((t[None] if t.dim() == 2 else t.permute(2, 0, 1)).expand(3, -1, -1).contiguous())
-    return tuple(out)
+    return tuple(bundled_photo(name).expand(3, -1, -1).contiguous() for name in RGB_PHOTOS + GREY_PHOTOS)
 
 
 def random_crops(n: int, size: int, split: str, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
