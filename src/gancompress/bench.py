@@ -178,26 +178,21 @@ def load_pair(student_run: str | Path, teacher_dir: str | Path | None = None):
 
     The teacher defaults to the run's own (``teacher`` in its config.yaml), else the shipped one.
     """
+    import dataclasses
+
     import yaml
 
     from gancompress import api
-    from gancompress.recipes import get_recipe
+    from gancompress.config import load_config
 
     student_run = Path(student_run)
     recipe, student = api.load_student(student_run)
-    if teacher_dir is None:
-        cfg_file = student_run / "config.yaml"
-        cfg = yaml.safe_load(cfg_file.read_text()) if cfg_file.exists() else {}
-        name = yaml.safe_load((student_run / api.RECIPE_FILE).read_text())["recipe"]
-        teacher_dir = cfg.get("teacher") or api.shipped_teacher(name)
-    teacher_dir = Path(teacher_dir)
-    if not teacher_dir.is_dir():
-        raise FileNotFoundError(f"teacher directory {str(teacher_dir)!r} does not exist; pass --teacher")
-    t_recipe = recipe
-    if (teacher_dir / api.RECIPE_FILE).exists():  # the student's recipe may be narrower
-        saved = yaml.safe_load((teacher_dir / api.RECIPE_FILE).read_text())
-        t_recipe = get_recipe(saved["recipe"], saved.get("options", {}))
-    teacher = api.load_networks(t_recipe.build_generators(), teacher_dir, t_recipe).eval()
+    name = yaml.safe_load((student_run / api.RECIPE_FILE).read_text())["recipe"]
+    saved_cfg = student_run / "config.yaml"
+    cfg = load_config(saved_cfg if saved_cfg.exists() else None, [f"recipe={name}"])
+    if teacher_dir is not None:
+        cfg = dataclasses.replace(cfg, teacher=str(teacher_dir))
+    _, teacher = api.load_teacher(cfg)
     return recipe, teacher, student
 
 
