@@ -8,7 +8,6 @@ student's 2:4 semi-structured kernels are timed too (``gancompress.export.semi``
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -105,10 +104,10 @@ def _callables(net: nn.Module, inputs: Inputs, backend: str, threads: int, workd
             with torch.inference_mode():
                 return net(*args, **kwargs)
         return call
-    from gancompress.export.formats import export_onnx, flat_inputs, onnx_session
+    from gancompress.export.formats import export_onnx, onnx_feed, onnx_session
 
     session = onnx_session(export_onnx(net, inputs, workdir / f"{tag}.onnx"), threads)
-    feed = {i.name: a.numpy() for i, a in zip(session.get_inputs(), flat_inputs(inputs))}
+    feed = onnx_feed(session, inputs)  # built once, outside the timed call
     return lambda: session.run(None, feed)
 
 
@@ -249,9 +248,3 @@ def to_markdown(result: dict) -> str:
     lines.append(f"CPU, {result['threads']} thread(s), batch {result['options']['batch_size']}, "
                  f"{result['options']['repeats']} interleaved repeats, torch {result['torch']}")
     return "\n".join(lines)
-
-
-def write_json(result: dict, path: str | Path) -> Path:
-    from gancompress.training.checkpoint import atomic_write
-
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))

@@ -1,6 +1,8 @@
 """Deployment commands: ``gancompress export`` and ``gancompress bench`` (thin layers over the library)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from gancompress.cli import user_errors
@@ -40,16 +42,18 @@ def export(run_dir, formats, materialize, out) -> None:
 @click.option("--backend", "backends", multiple=True, type=click.Choice(["torch", "onnxruntime"]),
               default=("torch", "onnxruntime"), show_default=True)
 @click.option("--no-materialize", is_flag=True, help="Time the masked student as saved (zeros kept).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results as JSON.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the results as JSON.")
 @user_errors
 def bench(student, teacher, batch_size, threads, repeats, backends, no_materialize, json_path) -> None:
     """Parameters, MACs, file size and CPU latency of teacher vs student."""
-    from gancompress.bench import BenchOptions, bench_run, to_markdown, write_json
+    from gancompress.api import write_json
+    from gancompress.bench import BenchOptions, bench_run, to_markdown
 
     opts = BenchOptions(batch_size=batch_size, threads=threads, repeats=repeats, backends=tuple(backends),
                         materialize=not no_materialize)
     result = bench_run(student, teacher, opts)
     click.echo(to_markdown(result))
     if json_path:
-        write_json(result, json_path)
+        write_json(json_path, result)
         click.echo(f"written {json_path}")

@@ -16,20 +16,16 @@ from torch import nn
 
 from gancompress.export.formats import check_onnx, export_onnx, load_weights, save_sparse
 from gancompress.export.materialize import channel_config, example_inputs, materialize, resize_modules
-from gancompress.training.checkpoint import CheckpointError, atomic_write, load_into, save_weights
+from gancompress.training.checkpoint import CheckpointError, load_into, save_weights
 
 FORMATS = ("safetensors", "sparse", "onnx")
 EXPORT_FILE = "export.json"
 
 
-def _write_json(path: Path, data) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
-
-
 def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("safetensors",),
                materialize_channels: bool = False, onnx_atol: float = 1e-4) -> dict:
     """Export the student generator(s) of `run_dir` into `out` (default ``RUN_DIR/export``)."""
-    from gancompress.api import RECIPE_FILE, load_student
+    from gancompress.api import RECIPE_FILE, load_student, write_json
 
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -46,7 +42,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
         if materialize_channels:
             m = materialize(net, inputs[key])
             net = m.net
-            _write_json(out / f"student_{key}.channels.json", channel_config(net))
+            write_json(out / f"student_{key}.channels.json", channel_config(net))
             info.update(removed_channels=m.removed, max_output_change=m.deviation,
                         params_before=m.params_before, params_after=m.params_after)
         files = {}
@@ -59,7 +55,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
             info["onnx_max_abs_diff"] = check_onnx(files["onnx"], net, inputs[key], atol=onnx_atol)
         info["files"] = {fmt: {"path": p.name, "bytes": p.stat().st_size} for fmt, p in files.items()}
         summary["networks"][key] = info
-    _write_json(out / EXPORT_FILE, summary)
+    write_json(out / EXPORT_FILE, summary)
     return summary
 
 

@@ -137,9 +137,13 @@ def onnx_session(path: str | Path, threads: int = 1):
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
+def onnx_feed(session, inputs: Inputs) -> dict:
+    """`inputs` as the session's input feed (numpy arrays by input name)."""
+    return {i.name: a.numpy() for i, a in zip(session.get_inputs(), flat_inputs(inputs))}
+
+
 def run_onnx(session, inputs: Inputs) -> torch.Tensor:
-    feed = {i.name: a.numpy() for i, a in zip(session.get_inputs(), flat_inputs(inputs))}
-    return torch.from_numpy(session.run(None, feed)[0])
+    return torch.from_numpy(session.run(None, onnx_feed(session, inputs))[0])
 
 
 @torch.no_grad()
