@@ -21,7 +21,7 @@ def test_div2k_layout_pairs_lr_files_and_checks_sizes(tiny_recipe, tmp_path):
     from gancompress.data.sr import downscale, folder_eval_set, parse_eval_spec
 
     recipe = tiny_recipe("srgan-div2k")
-    (ev,) = recipe.eval_sets()
+    (ev,) = recipe.eval_sets
     assert ev.name == "div2k" and [tuple(x.shape) for x in ev.lr] == [(3, 9, 9)] * 2
     hr, lr = recipe.dataset("train")[3]
     assert hr.shape == (3, 16, 16) and torch.allclose(lr, downscale(hr, 4))

@@ -73,3 +73,12 @@ class ImageFolder(Dataset):
         if i not in self._cache:
             self._cache[i] = resize(read_image(self.files[i], self.channels), self.size)
         return self._cache[i], 0
+
+
+def grid_patches(image: torch.Tensor, crop: int, stride: int | None = None, x0: int = 0,
+                 x1: int | None = None) -> torch.Tensor:
+    """All crop x crop patches of (C, H, W) on a `stride` grid (default: non-overlapping) lying
+    within columns [x0, x1): (N, C, crop, crop)."""
+    stride = stride or crop
+    tiles = image[:, :, x0:x1].unfold(1, crop, stride).unfold(2, crop, stride)  # (C, ny, nx, crop, crop)
+    return tiles.permute(1, 2, 0, 3, 4).reshape(-1, image.shape[0], crop, crop)

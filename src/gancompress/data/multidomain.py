@@ -19,15 +19,10 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from gancompress.data.bundled import bundled_photo
+from gancompress.data.images import grid_patches
 
 TEXTURES = ("brick", "grass", "gravel")
 HOLDOUT_COLUMN = 384  # test patches lie right of it, training patches left of it
-
-
-def grid_patches(image: torch.Tensor, crop: int, stride: int, x0: int, x1: int) -> torch.Tensor:
-    """All crop x crop patches on a stride grid lying within columns [x0, x1): (N, C, crop, crop)."""
-    tiles = image[:, :, x0:x1].unfold(1, crop, stride).unfold(2, crop, stride)  # (C, ny, nx, crop, crop)
-    return tiles.permute(1, 2, 0, 3, 4).reshape(-1, image.shape[0], crop, crop)
 
 
 @functools.lru_cache(maxsize=4)

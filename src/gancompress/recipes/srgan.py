@@ -171,7 +171,7 @@ class SRGANRecipe(Recipe):
         if split not in ("train", "test"):
             raise ValueError(f"unknown split {split!r}; valid: train, test")
         if split == "test":  # the first evaluation set, as crops
-            ev = self.eval_sets()[0]
+            ev = self.eval_sets[0]
             return sr.HRCrops(ev.hr, o.hr_crop, o.scale, per_image=8, seed=1)
         if o.dataset == "photos":
             return sr.photo_crops(o.hr_crop, o.scale, o.crops_per_image)
@@ -181,25 +181,24 @@ class SRGANRecipe(Recipe):
         files = list_images(root)
         return sr.HRCrops(sr.ImageFiles(files, cache=len(files) <= 64), o.hr_crop, o.scale, o.crops_per_image)
 
+    @cached_property
     def eval_sets(self) -> list:
         """The evaluation sets: the built-in held-out photos or DIV2K validation, then `eval_sets`."""
         from gancompress.data import sr
 
         o = self.opt
-        if "_eval" not in self.__dict__:
-            sets = []
-            if o.dataset == "photos":
-                sets.append(sr.photo_eval_set(o.scale))
-            elif o.dataset == "div2k":
-                _, valid, lr = sr.div2k_paths(o.data_root, o.scale)
-                sets.append(sr.folder_eval_set("div2k", valid, o.scale, lr))
-            for spec in o.eval_sets:
-                name, hr_dir, lr_dir = sr.parse_eval_spec(spec)
-                sets.append(sr.folder_eval_set(name, hr_dir, o.scale, lr_dir))
-            if not sets:
-                raise ValueError("no evaluation set: dataset=folder needs recipe_options.eval_sets")
-            self.__dict__["_eval"] = sets
-        return self.__dict__["_eval"]
+        sets = []
+        if o.dataset == "photos":
+            sets.append(sr.photo_eval_set(o.scale))
+        elif o.dataset == "div2k":
+            _, valid, lr = sr.div2k_paths(o.data_root, o.scale)
+            sets.append(sr.folder_eval_set("div2k", valid, o.scale, lr))
+        for spec in o.eval_sets:
+            name, hr_dir, lr_dir = sr.parse_eval_spec(spec)
+            sets.append(sr.folder_eval_set(name, hr_dir, o.scale, lr_dir))
+        if not sets:
+            raise ValueError("no evaluation set: dataset=folder needs recipe_options.eval_sets")
+        return sets
 
     def make_batch(self, items, rng: torch.Generator) -> Batch:
         hr, lr = items
@@ -230,7 +229,7 @@ class SRGANRecipe(Recipe):
         """Fixed crops of the first evaluation set (for pictures; metrics use whole images)."""
         from gancompress.data.sr import HRCrops
 
-        crops = HRCrops(self.eval_sets()[0].hr, self.opt.hr_crop, self.opt.scale, per_image=max(1, n), seed=seed)
+        crops = HRCrops(self.eval_sets[0].hr, self.opt.hr_crop, self.opt.scale, per_image=max(1, n), seed=seed)
         for start in range(0, n, batch_size):
             hr, lr = zip(*(crops[i] for i in range(start, min(n, start + batch_size))))
             yield {"hr": torch.stack(hr), "lr": torch.stack(lr)}
@@ -238,7 +237,7 @@ class SRGANRecipe(Recipe):
     @torch.no_grad()
     def evaluate(self, gens: nn.ModuleDict, ctx: EvalContext) -> dict:
         """PSNR / SSIM (Y channel, `scale`-px border cropped) and FID on patches, per evaluation set."""
-        sets = self.eval_sets()
+        sets = self.eval_sets
         metrics: dict = {"features": ctx.feature_net.description}
         for ev in sets:
             m = self.evaluate_set(gens, ev, ctx)
@@ -246,6 +245,7 @@ class SRGANRecipe(Recipe):
         return metrics
 
     def evaluate_set(self, gens: nn.ModuleDict, ev, ctx: EvalContext) -> dict:
+        from gancompress.data.images import grid_patches
         from gancompress.metrics import psnr_ssim
         from gancompress.metrics.generative import fid_kid
 
@@ -254,8 +254,8 @@ class SRGANRecipe(Recipe):
         for hr, lr in list(zip(ev.hr, ev.lr))[:ctx.n_samples]:
             sr = gens["G"](lr[None].to(ctx.device)).cpu()
             scores.append(psnr_ssim(sr, hr[None], y_channel=True, crop=o.scale))
-            sr_patches.append(_patches(sr[0], o.fid_patch))
-            hr_patches.append(_patches(hr, o.fid_patch))
+            sr_patches.append(grid_patches(sr[0], o.fid_patch))
+            hr_patches.append(grid_patches(hr, o.fid_patch))
         sr_p, hr_p = _spread(torch.cat(sr_patches), o.max_fid_patches), _spread(torch.cat(hr_patches), o.max_fid_patches)
         fid = fid_kid(hr_p, sr_p, ctx.feature_net)
         return {"psnr": sum(s["psnr"] for s in scores) / len(scores), "ssim": sum(s["ssim"] for s in scores) / len(scores),
@@ -267,12 +267,6 @@ class SRGANRecipe(Recipe):
 
         up = F.interpolate(batch["lr"], size=batch["hr"].shape[-2:], mode="bicubic", align_corners=False)
         return torch.stack([up.clamp(-1, 1), out["sr"].clamp(-1, 1), batch["hr"]], 1).flatten(0, 1)
-
-
-def _patches(img: torch.Tensor, size: int) -> torch.Tensor:
-    """Non-overlapping size x size patches of (C, H, W): (N, C, size, size)."""
-    t = img.unfold(1, size, size).unfold(2, size, size)  # (C, ny, nx, size, size)
-    return t.permute(1, 2, 0, 3, 4).reshape(-1, img.shape[0], size, size)
 
 
 def _spread(x: torch.Tensor, n: int) -> torch.Tensor:
