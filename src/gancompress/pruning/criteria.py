@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from gancompress.pruning.granularity import from_canonical, layer_kind, to_canonical
 from gancompress.registry import Registry
 
 Criterion = Callable[[torch.Tensor], torch.Tensor]
@@ -60,9 +61,6 @@ def taylor(weight: torch.Tensor) -> torch.Tensor:
     return (weight.detach() * weight.grad.detach()).abs()
 
 
-OUT_DIM = {nn.ConvTranspose2d: 1}
-
-
 def following_norm(model: nn.Module, name: str, channels: int) -> nn.Module | None:
     """The first normalisation layer after layer `name` (in module order) with `channels` features,
     if one comes before any other conv/linear layer."""
@@ -89,17 +87,14 @@ def norm_scale(weight: torch.Tensor, layer: Layer) -> torch.Tensor:
     has running statistics, else the filter's mean |w| (so a filter scores |gamma_c|).
     Without an affine norm after the layer: |w|.
     """
-    w = weight.detach().abs()
-    out_dim = OUT_DIM.get(type(layer.module), 0)
-    norm = following_norm(layer.model, layer.name, w.shape[out_dim])
+    kind = layer_kind(layer.module)
+    w = to_canonical(weight.detach().abs(), kind)  # (out, in, kH, kW)
+    norm = following_norm(layer.model, layer.name, w.shape[0])
     if norm is None or getattr(norm, "weight", None) is None:
-        return w
+        return weight.detach().abs()
     gamma = norm.weight.detach().abs().float()
     if getattr(norm, "running_var", None) is not None and isinstance(norm, nn.modules.batchnorm._BatchNorm):
         scale = (norm.running_var.detach().float() + norm.eps).sqrt()
     else:
-        dims = [d for d in range(w.dim()) if d != out_dim]
-        scale = w.float().mean(dim=dims).clamp_min(1e-12)
-    shape = [1] * w.dim()
-    shape[out_dim] = -1
-    return w * (gamma / scale).reshape(shape)
+        scale = w.float().mean(dim=(1, 2, 3)).clamp_min(1e-12)
+    return from_canonical(w * (gamma / scale)[:, None, None, None], kind)
