@@ -22,6 +22,7 @@ import math
 import torch
 from torch.utils.data import Dataset
 
+from gancompress.data.aligned import to_channels
 from gancompress.data.bundled import bundled_photo
 from gancompress.data.images import resize
 
@@ -37,7 +38,7 @@ def canny_edges(rgb: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
     """(3, H, W) in [-1, 1] -> Canny edge map (1, H, W): 1 on edges, -1 elsewhere."""
     from skimage.feature import canny
 
-    grey = ((0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) + 1) / 2
+    grey = (to_channels(rgb, 1)[0] + 1) / 2  # BT.601 luma in [0, 1]
     return torch.from_numpy(canny(grey.numpy(), sigma=sigma)).float()[None] * 2 - 1
 
 
