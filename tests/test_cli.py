@@ -26,9 +26,12 @@ def test_list_names_recipes_and_techniques():
 @pytest.mark.slow
 def test_train_then_compress_dcgan(tmp_path):
     teacher = tmp_path / "teacher"
-    result = run("train", "--recipe", "dcgan-digits", "--steps", "6", "--out", str(teacher), *TINY_DCGAN)
+    result = run("train", "--recipe", "dcgan-digits", "--steps", "6", "--out", str(teacher), *TINY_DCGAN,
+                 "--set", "train.eval_every=3", "--set", "train.eval_samples=64")
     assert result.exit_code == 0, result.output
     assert (teacher / "G.safetensors").exists() and (teacher / "D.safetensors").exists()
+    evals = [json.loads(line) for line in (teacher / "log.jsonl").read_text().splitlines() if "eval/fid" in line]
+    assert [e["step"] for e in evals] == [3] and evals[0]["eval/fid"] > 0  # the teacher's FID during training
     out = tmp_path / "student"
     result = run("compress", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--sparsity", "0.5",
                  "--granularity", "element", "--steps", "6", "--out", str(out), "--set", "train.batch_size=16",

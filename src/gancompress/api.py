@@ -98,6 +98,14 @@ def evaluate(recipe: Recipe, gens: nn.ModuleDict, feature_net, n_samples: int, d
         gens.train(was_training)
 
 
+def periodic_eval(recipe: Recipe, technique, feature_net, cfg: RunConfig, device: torch.device):
+    """The trainer's ``on_eval`` hook: the numeric metrics of the generators being trained."""
+    def on_eval(step: int) -> dict:
+        return {k: v for k, v in evaluate(recipe, technique.student, feature_net, cfg.train.eval_samples,
+                                          device).items() if isinstance(v, (int, float))}
+    return on_eval
+
+
 @torch.no_grad()
 def sample_sheet(recipe: Recipe, panels: dict[str, nn.ModuleDict], path: Path, n: int = 64,
                  device: torch.device = torch.device("cpu")) -> Path:
@@ -148,15 +156,16 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     out = _prepare_out(cfg, resume, env)
     torch.manual_seed(cfg.train.seed)  # network initialisation
     technique = get_technique("dense", _setup(cfg, recipe, device, None), {})
+    feats = feature_net_for(recipe, cfg.inception)
     started = time.perf_counter()
-    Trainer(recipe, technique, cfg.train, out, device, env=env).run(resume=resume)
+    Trainer(recipe, technique, cfg.train, out, device, env=env,
+            on_eval=periodic_eval(recipe, technique, feats, cfg, device)).run(resume=resume)
     seconds = time.perf_counter() - started
     if not env.is_main:
         return {}
     save_networks(technique.student, out)
     save_networks(technique.discriminators, out)
     write_recipe_file(out, cfg, recipe)
-    feats = feature_net_for(recipe, cfg.inception)
     metrics = {"recipe": cfg.recipe, "features": feats.description, "train_seconds": round(seconds, 1),
                "teacher": evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device)}
     write_json(out / "metrics.json", metrics)
@@ -178,13 +187,9 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     torch.manual_seed(cfg.train.seed)  # initialisation of anything not copied from the teacher
     technique = get_technique(cfg.technique, setup, cfg.technique_options)
     feats = feature_net_for(recipe, cfg.inception)
-
-    def on_eval(step: int) -> dict:
-        return {k: v for k, v in evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device).items()
-                if isinstance(v, (int, float))}
-
     started = time.perf_counter()
-    Trainer(recipe, technique, cfg.train, out, device, env=env, on_eval=on_eval).run(resume=resume)
+    Trainer(recipe, technique, cfg.train, out, device, env=env,
+            on_eval=periodic_eval(recipe, technique, feats, cfg, device)).run(resume=resume)
     seconds = time.perf_counter() - started
     if not env.is_main:  # rank 0 evaluates and writes everything
         return {}

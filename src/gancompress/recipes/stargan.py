@@ -7,9 +7,9 @@ load as they are (conv_dim 64, c_dim 5, repeat_num 6, image size 128).
 
 Losses with the reference weights: G: adv (WGAN), cls (1), rec (10); D: real, fake (WGAN),
 cls (1), gp (10). Target labels and the gradient-penalty interpolation weights are drawn
-in `make_batch`, so teacher and student are scored on the same ones. Differences from the
-reference training: the trainer alternates one D and one G step (the reference takes 5 D
-steps per G step) and the learning rate is not decayed.
+in `make_batch`, so teacher and student are scored on the same ones. Dense
+training takes 5 D steps per G step, as the reference does; unlike the reference, the
+learning rate is not decayed.
 """
 from __future__ import annotations
 
@@ -160,7 +160,8 @@ class StarGANRecipe(Recipe):
     g_weights = {"adv": 1.0, "cls": 1.0, "rec": 10.0}
     d_weights = {"real": 1.0, "fake": 1.0, "cls": 1.0, "gp": 10.0}
     lr_g = 1e-4
-    lr_d = 4e-4  # the reference: 1e-4 with 5 D steps per G step; the trainer alternates 1:1, so D learns faster
+    lr_d = 1e-4
+    n_critic = 5  # the reference's D steps per G step
     betas = (0.5, 0.999)
     default_feature_net = "photo-patches"
     width_options = ("g_conv_dim",)

@@ -11,7 +11,7 @@ from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars
 
 @TECHNIQUES.register("dense")
 class DenseGANTraining(Technique):
-    """The family's original training: alternate D and G steps on their weighted terms."""
+    """The family's original training: a D step every step, a G step every ``recipe.n_critic`` steps."""
 
     needs_teacher = False
 
@@ -25,15 +25,19 @@ class DenseGANTraining(Technique):
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r = self.recipe
-        out = r.generate(self.gens, batch)
+        g_step = (step + 1) % r.n_critic == 0
+        with torch.set_grad_enabled(g_step):  # critic-only steps need no generator graph
+            out = r.generate(self.gens, batch)
         # (1) discriminator: real vs detached fakes
         d_terms = self.discriminator_step(self.discs, self.opt_d, batch, r.fakes_for_d_update(out))
-        # (2) generator: its own weighted terms against the updated discriminator
-        g_terms = finite("G", r.generator_terms(self.gens, self.discs, batch, out))
-        g_loss = weighted_total(g_terms, r.g_weights)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        # (2) generator: its own weighted terms against the updated discriminator (logged every step)
+        with torch.set_grad_enabled(g_step):
+            g_terms = finite("G", r.generator_terms(self.gens, self.discs, batch, out))
+            g_loss = weighted_total(g_terms, r.g_weights)
+        if g_step:
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
         return {**scalars("G", g_terms), **scalars("D", d_terms), "G/total": g_loss.detach()}
 
     def stateful(self) -> dict[str, Any]:
