@@ -44,6 +44,15 @@ def test_yaml_file_and_override_precedence(tmp_path):
     assert cfg.prune.target == 0.25 and cfg.train.steps == 7
 
 
+def test_switching_technique_drops_the_files_technique_options():
+    """A shipped config's self-supervised options do not break `--technique gan-finetune`."""
+    kept = load_config("pix2pix-edges", [])
+    assert kept.technique == "self-supervised" and kept.technique_options["form"] == "abs"
+    switched = load_config("pix2pix-edges", ["technique=gan-finetune", "technique_options.distill=100"])
+    assert switched.technique_options == {"distill": 100}
+    assert switched.prune == kept.prune and switched.train == kept.train  # the rest of the file still applies
+
+
 def test_missing_and_invalid_files(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")

@@ -199,7 +199,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
                               f"{', '.join(shipped_configs())}") from None
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
-    return from_mapping(RunConfig, apply_overrides(data, list(overrides)))
+    merged = apply_overrides(data, list(overrides))
+    if "technique_options" in data and merged.get("technique") != data.get("technique"):
+        # the file's technique_options were written for the file's technique, not the overriding one
+        merged = apply_overrides({k: v for k, v in data.items() if k != "technique_options"}, list(overrides))
+    return from_mapping(RunConfig, merged)
 
 
 def to_dict(cfg: Any) -> dict:
