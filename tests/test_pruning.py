@@ -61,6 +61,19 @@ def test_filter_golden_conv_and_transposed_conv():
     assert mask_of(deconv, "filter") == [[[[1]], [[0]]], [[[1]], [[0]]]]
 
 
+def test_filter_pruning_leaves_protected_layers_whole():
+    model = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(1, 4, 1), nn.Conv2d(4, 2, 1))})
+    with torch.no_grad():
+        model["G"][0].weight.copy_(torch.tensor([1.0, 2.0, 3.0, 4.0]).view(4, 1, 1, 1))
+    filters = Pruner(model, PruneConfig(granularity="filter", target=0.5), 1, keep_filters={"G.1"})
+    filters.prune_now(0.5)
+    assert filters.masks["G.0"].flatten().tolist() == [False, False, True, True]
+    assert filters.masks["G.1"].all()  # the output layer keeps both of its channels
+    elements = Pruner(model, PruneConfig(granularity="element", target=0.5), 1, keep_filters={"G.1"})
+    elements.prune_now(0.5)
+    assert not elements.masks["G.1"].all()  # finer granularities may still prune inside it
+
+
 def test_nm_golden_along_input_channels():
     conv = layer_with(nn.Conv2d(4, 1, 1), [[[[1.0]], [[-3.0]], [[2.0]], [[0.5]]]])
     assert mask_of(conv, "nm") == [[[[0]], [[1]], [[1]], [[0]]]]
@@ -78,6 +91,32 @@ def test_global_scope_ranks_all_layers_together():
     pruner = Pruner(model, PruneConfig(scope="global", target=0.4), total_steps=1)
     pruner.prune_now(0.4)  # 2 of 5 weights: both from the small layer
     assert [r["nonzero"] for r in pruner.report()] == [1, 2]
+
+
+def test_global_scope_never_empties_a_layer():
+    model = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(1, 2, 1), nn.Conv2d(2, 4, 1))})
+    with torch.no_grad():
+        model["G"][0].weight.copy_(torch.tensor([0.1, 0.2]).view(2, 1, 1, 1))
+        model["G"][1].weight.fill_(5.0)
+    pruner = Pruner(model, PruneConfig(scope="global", granularity="filter", target=0.5), total_steps=1)
+    pruner.prune_now(0.5)  # 5 of 10 weights: both small filters would go; the better one stays
+    assert pruner.masks["G.0"].flatten().tolist() == [False, True]
+
+
+def test_coupled_layers_lose_the_same_filters():
+    model = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(1, 3, 1), nn.Conv2d(3, 3, 1), nn.Conv2d(3, 2, 1))})
+    with torch.no_grad():
+        model["G"][0].weight.copy_(torch.tensor([1.0, 5.0, 3.0]).view(3, 1, 1, 1))
+        model["G"][1].weight.copy_(torch.tensor([6.0, 1.0, 2.0]).view(3, 1, 1, 1).expand(3, 3, 1, 1))
+    untouched = copy.deepcopy(model)
+    cfg = PruneConfig(granularity="filter", criterion="magnitude", target=0.34)
+    pruner = Pruner(model, cfg, 1, couple=[["G.0", "G.1"]])
+    pruner.prune_now(0.34)  # mean filter scores (3.5, 3, 2.5): channel 2 goes from both
+    assert pruner.masks["G.0"].flatten().tolist() == [True, True, False]
+    assert pruner.masks["G.1"][:, 0, 0, 0].tolist() == [True, True, False]
+    alone = Pruner(untouched, cfg, 1)
+    alone.prune_now(0.34)  # ranked apart, they would lose different channels
+    assert alone.masks["G.0"].flatten().tolist() == [False, True, True]
 
 
 def tiny_generator():

@@ -4,6 +4,7 @@ import torch
 
 from gancompress.config import TrainConfig
 from gancompress.pruning import PruneConfig
+from gancompress.recipes import RECIPES
 from gancompress.techniques import TECHNIQUES, get_technique
 from gancompress.techniques.base import Setup
 from gancompress.techniques.self_supervised import consistency
@@ -47,6 +48,9 @@ def test_consistency_golden_values():
     # per-sample form: adv mean(|2-1|/2, |2-3|/2) = 0.5; fake mean(0.5/1, 1.5/3) = 0.5
     total, parts = consistency(teacher, student, weights, "abs", "sample")
     assert parts["adv"].item() == pytest.approx(0.5) and total.item() == pytest.approx(1.5)
+    # pooled: per-sample |diff| over the teacher's mean magnitude: adv mean(1, 1)/2 = 0.5; fake mean(0.5, 1.5)/2 = 0.5
+    total, parts = consistency(teacher, student, weights, "abs", "pooled")
+    assert parts["adv"].item() == pytest.approx(0.5) and parts["fake"].item() == pytest.approx(0.5)
     # squared per-sample: adv mean(0.25, 0.25)=0.25; fake mean(0.25, 0.25)=0.25 -> 0.25 + 0.5
     total, _ = consistency(teacher, student, weights, "squared", "sample")
     assert total.item() == pytest.approx(0.75)
@@ -90,3 +94,44 @@ def test_memoized_discriminator_gives_identical_gradients(tiny_recipe):
     with memoized(discs) as d:
         memo = grads(d)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain, memo))
+
+
+def test_dense_training_steps_g_every_n_critic_steps(tiny_recipe):
+    """WGAN-GP recipes (StarGAN: n_critic 5) update D every step and G every n_critic-th step."""
+    recipe = tiny_recipe("stargan-textures")
+    assert type(recipe).n_critic == 5
+    technique = get_technique("dense", make_setup(recipe))
+    images, labels = zip(*(recipe.dataset("train")[i] for i in range(4)))
+    batch = recipe.make_batch((torch.stack(images), torch.stack([torch.as_tensor(y) for y in labels])),
+                              torch.Generator().manual_seed(0))
+
+    def snapshot(nets):
+        return [p.detach().clone() for p in nets.parameters()]
+
+    for step in range(5):
+        g_before, d_before = snapshot(technique.gens), snapshot(technique.discs)
+        logs = technique.train_step(batch, step)
+        g_moved = any(not torch.equal(a, b) for a, b in zip(g_before, technique.gens.parameters()))
+        d_moved = any(not torch.equal(a, b) for a, b in zip(d_before, technique.discs.parameters()))
+        assert d_moved and g_moved == (step == 4), step
+        assert {"G/adv", "G/cls", "G/rec", "D/gp"} <= set(logs)  # G terms are logged on critic-only steps too
+
+
+@pytest.mark.parametrize("name", RECIPES.names())
+def test_filter_pruning_keeps_output_channels_and_prunes_coupled_layers_alike(name, tiny_recipe):
+    """The layer that draws each generator's image keeps all its filters (no dead colour channel);
+    layers tied by residual adds lose identical filters, so materialize can remove them."""
+    from gancompress.export.materialize import dead_filters
+
+    recipe = tiny_recipe(name)
+    setup = make_setup(recipe)
+    setup.prune = PruneConfig(granularity="filter", target=0.5, schedule="oneshot")
+    pruner = get_technique("self-supervised", setup).pruner
+    pruner.step(0)
+    dead = {n: dead_filters(m) for n, m in pruner.layers.items()}
+    assert len(pruner.keep_filters) == len(setup.teacher_gens)  # one image-producing layer per generator
+    assert not any(dead[n].any() for n in pruner.keep_filters)
+    assert all(dead[n].any() for n in pruner.layers if n not in pruner.keep_filters and dead[n].numel() > 1)
+    assert bool(pruner.couple) == name.startswith(("cyclegan", "stargan", "srgan"))  # the ResNet generators
+    for group in pruner.couple:
+        assert all(torch.equal(dead[n], dead[group[0]]) for n in group), group

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import torch
@@ -33,37 +32,10 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from gancompress.pruning.granularity import layer_kind, to_canonical
+from gancompress.recipes.base import Inputs, example_inputs  # noqa: F401  (re-exported)
 
 CONV = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 NORMS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
-Inputs = tuple[tuple, dict]  # (args, kwargs) of one forward call
-
-
-# -- example inputs ------------------------------------------------------------------------
-def example_inputs(recipe, gens: nn.ModuleDict, n: int = 2, seed: int = 0) -> dict[str, Inputs]:
-    """The first (args, kwargs) each generator receives in ``recipe.generate`` on evaluation inputs."""
-    batch = next(iter(recipe.eval_batches(n, seed=seed, batch_size=n)))
-    device = next(gens.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
-    seen: dict[str, Inputs] = {}
-
-    def grab(key, module, args, kwargs):
-        seen.setdefault(key, (tuple(args), dict(kwargs)))
-
-    hooks = [net.register_forward_pre_hook(partial(grab, key), with_kwargs=True) for key, net in gens.items()]
-    was = gens.training
-    try:
-        gens.eval()
-        with torch.no_grad():
-            recipe.generate(gens, batch)
-    finally:
-        gens.train(was)
-        for h in hooks:
-            h.remove()
-    missing = [k for k in gens if k not in seen]
-    if missing:
-        raise ValueError(f"recipe {type(recipe).__name__}.generate never called generator(s) {missing}")
-    return seen
 
 
 def run(net: nn.Module, inputs: Inputs) -> Any:

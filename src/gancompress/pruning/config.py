@@ -24,7 +24,7 @@ class PruneConfig:
     n: int = 2  # N:M: keep n of every m weights along input channels
     m: int = 4
     criterion: str = "auto"  # auto: norm-scale for filter granularity (best measured), else magnitude
-    scope: str = "layer"  # layer: each layer reaches the target; global: one ranking for all
+    scope: str = "layer"  # layer: each layer reaches the target; global: one ranking for all (each layer keeps >= 1 group)
     schedule: str = "agp"  # oneshot | linear | agp
     initial: float = 0.05
     begin: float = 0.0

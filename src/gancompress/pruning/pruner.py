@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatch
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import torch
 from torch import nn
@@ -47,6 +47,30 @@ def count_sparsity(tensors: Iterable[torch.Tensor]) -> float:
     return zeros / total if total else 0.0
 
 
+@torch.no_grad()
+def output_layers(nets: nn.ModuleDict, inputs: Mapping[str, tuple[tuple, dict]]) -> set[str]:
+    """Names (as in ``nets.named_modules()``) of the last prunable layer each net runs on its
+    `inputs` ((args, kwargs) per key): its output channels are the net's outputs (an image's
+    colour channels), so filter pruning must not remove any of them."""
+    names = {m: n for n, m in nets.named_modules() if layer_kind(m)}
+    ran: list[str] = []
+    hooks = [m.register_forward_hook(lambda mod, args, out: ran.append(names[mod])) for m in names]
+    was = nets.training
+    last = set()
+    try:
+        nets.eval()  # no running-stat updates
+        for key, (args, kwargs) in inputs.items():
+            ran.clear()
+            copy_ = lambda x: x.clone() if torch.is_tensor(x) else x  # noqa: E731  (in-place first layers)
+            nets[key](*map(copy_, args), **{k: copy_(v) for k, v in kwargs.items()})
+            last.update(ran[-1:])
+    finally:
+        nets.train(was)
+        for h in hooks:
+            h.remove()
+    return last
+
+
 def _lowest_groups(scores: torch.Tensor, sizes: torch.Tensor, goal: float) -> torch.Tensor:
     """Boolean 'prune' over groups: the lowest-scoring groups whose summed size is closest to `goal`."""
     order = torch.argsort(scores, stable=True)
@@ -60,18 +84,27 @@ def _lowest_groups(scores: torch.Tensor, sizes: torch.Tensor, goal: float) -> to
 class Pruner:
     """Masks the weights of the selected layers of `model`.
 
-    ``step(i)`` moves the masks along the schedule; ``attach(opt)`` keeps pruned
+    Filter granularity leaves the filters of `keep_filters` (layer names, e.g. from
+    `output_layers`) alone: they produce the generator's output channels; and ranks each
+    group of `couple` (layers whose outputs are summed by residual adds) as one layer, on
+    their mean filter scores, so the same channels go from all of them and can be removed
+    for real. ``step(i)`` moves the masks along the schedule; ``attach(opt)`` keeps pruned
     weights at exactly zero after every optimizer step and clears their optimizer
     state (Adam moments), so nothing revives them.
     """
 
-    def __init__(self, model: nn.Module, cfg: PruneConfig, total_steps: int):
+    def __init__(self, model: nn.Module, cfg: PruneConfig, total_steps: int, keep_filters: Iterable[str] = (),
+                 couple: Iterable[Iterable[str]] = ()):
         self.cfg = cfg
         self.total_steps = total_steps
         self.model = model  # context-aware criteria (norm-scale) look at neighbouring layers
         self.layers = select_layers(model, cfg)
         self.kinds = {name: layer_kind(m) for name, m in self.layers.items()}
         self.masks = {name: torch.ones_like(m.weight, dtype=torch.bool) for name, m in self.layers.items()}
+        filters = cfg.granularity == "filter"
+        self.keep_filters = set(keep_filters) & set(self.layers) if filters else set()
+        free = set(self.layers) - self.keep_filters
+        self.couple = [tuple(g) for g in couple if filters and len(set(g)) > 1 and set(g) <= free] if filters else []
         self.level = 0.0
         self._hooks: list = []
 
@@ -112,16 +145,21 @@ class Pruner:
 
     def _ranked_keep(self, canon: dict[str, torch.Tensor], level: float) -> dict[str, torch.Tensor]:
         gran = GRANULARITIES.get(self.cfg.granularity)
-        groups = {n: gran.group_scores(s).flatten() for n, s in canon.items()}
-        sizes = {n: torch.full_like(g, gran.group_size(canon[n].shape), dtype=torch.long) for n, g in groups.items()}
+        tied = {n for g in self.couple for n in g}
+        units = self.couple + [(n,) for n in canon if n not in self.keep_filters and n not in tied]
+        # a unit (one layer, or a coupled group) is ranked as one layer: mean group scores, summed sizes
+        groups = {u: torch.stack([gran.group_scores(canon[n]).flatten() for n in u]).mean(0) for u in units}
+        sizes = {u: torch.full_like(groups[u], sum(gran.group_size(canon[n].shape) for n in u), dtype=torch.long)
+                 for u in units}
         if self.cfg.scope == "global":
-            names = list(groups)
-            scores, size = torch.cat([groups[n] for n in names]), torch.cat([sizes[n] for n in names])
-            prune_all = _lowest_groups(scores, size, level * float(size.sum())).split([groups[n].numel() for n in names])
-            prune = dict(zip(names, prune_all))
+            scores, size = torch.cat([groups[u] for u in units]), torch.cat([sizes[u] for u in units])
+            prune_all = _lowest_groups(scores, size, level * float(size.sum())).split([groups[u].numel() for u in units])
+            prune = dict(zip(units, prune_all))
+            for u in units:  # every layer keeps its best group: a layer without filters would cut the net
+                prune[u][groups[u].argmax()] = False
         else:
-            prune = {n: _lowest_groups(g, sizes[n], level * float(sizes[n].sum())) for n, g in groups.items()}
-        return {n: gran.expand(~prune[n], canon[n].shape) for n in canon}
+            prune = {u: _lowest_groups(g, sizes[u], level * float(sizes[u].sum())) for u, g in groups.items()}
+        return {n: gran.expand(~prune[u], canon[n].shape) for u in units for n in u}
 
     @torch.no_grad()
     def apply_masks(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Iterator, Mapping
 
 import torch
@@ -26,6 +27,7 @@ from gancompress.registry import Registry
 
 Batch = dict[str, torch.Tensor]
 Terms = dict[str, torch.Tensor]
+Inputs = tuple[tuple, dict]  # (args, kwargs) of one forward call
 
 RECIPES: Registry[type["Recipe"]] = Registry("recipe")
 
@@ -49,6 +51,7 @@ class Recipe(ABC):
     lr_g: ClassVar[float] = 2e-4
     lr_d: ClassVar[float] = 2e-4
     betas: ClassVar[tuple[float, float]] = (0.5, 0.999)
+    n_critic: ClassVar[int] = 1  # discriminator steps per generator step in the original training (WGAN-GP: 5)
     default_feature_net: ClassVar[str] = "digits-classifier"
     width_options: ClassVar[tuple[str, ...]] = ()  # options that scale the generators' channel widths
 
@@ -140,3 +143,29 @@ def get_recipe(name: str, options: Mapping[str, Any] | None = None) -> Recipe:
 
     cls = RECIPES.get(name)
     return cls(options_from(cls.Options, options or {}, "recipe_options"))
+
+
+def example_inputs(recipe: Recipe, gens: nn.ModuleDict, n: int = 2, seed: int = 0) -> dict[str, Inputs]:
+    """The first (args, kwargs) each generator receives in ``recipe.generate`` on evaluation inputs."""
+    batch = next(iter(recipe.eval_batches(n, seed=seed, batch_size=n)))
+    device = next(gens.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    seen: dict[str, Inputs] = {}
+
+    def grab(key, module, args, kwargs):
+        seen.setdefault(key, (tuple(args), dict(kwargs)))
+
+    hooks = [net.register_forward_pre_hook(partial(grab, key), with_kwargs=True) for key, net in gens.items()]
+    was = gens.training
+    try:
+        gens.eval()
+        with torch.no_grad():
+            recipe.generate(gens, batch)
+    finally:
+        gens.train(was)
+        for h in hooks:
+            h.remove()
+    missing = [k for k in gens if k not in seen]
+    if missing:
+        raise ValueError(f"recipe {type(recipe).__name__}.generate never called generator(s) {missing}")
+    return seen

@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch import nn
 
-from gancompress.pruning import Pruner, PruneConfig
-from gancompress.recipes.base import Batch, Recipe, weighted_total
+from gancompress.pruning import Pruner, PruneConfig, output_layers
+from gancompress.recipes.base import Batch, Recipe, example_inputs, weighted_total
 from gancompress.registry import Registry
 
 TECHNIQUES: Registry[type["Technique"]] = Registry("technique")
@@ -102,8 +102,20 @@ class Technique(ABC):
         return student
 
     def make_pruner(self, nets: nn.ModuleDict, optimizer: torch.optim.Optimizer,
-                    prune: PruneConfig | None = None) -> Pruner:
-        pruner = Pruner(nets, prune or self.s.prune, self.s.total_steps)
+                    prune: PruneConfig | None = None, generators: bool = True) -> Pruner:
+        """A pruner over `nets` whose masks survive `optimizer`'s steps. For generators, filter
+        pruning keeps every output (colour) channel of the layers that produce the images and
+        prunes residual-coupled layers together (so the channels can be removed for real)."""
+        from gancompress.export.materialize import coupled_layers
+
+        cfg = prune or self.s.prune
+        keep, couple = set(), []
+        if generators and cfg.granularity == "filter":
+            inputs = example_inputs(self.student_recipe, nets)
+            keep = output_layers(nets, inputs)
+            couple = [[f"{key}.{name}" for name in group] for key, net in nets.items()
+                      for group in coupled_layers(net, inputs[key])]
+        pruner = Pruner(nets, cfg, self.s.total_steps, keep_filters=keep, couple=couple)
         pruner.attach(optimizer)
         return pruner
 

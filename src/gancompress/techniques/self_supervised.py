@@ -24,11 +24,16 @@ from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars, 
 from gancompress.techniques.memo import memoized
 
 
+REDUCTIONS = ("sample", "batch", "pooled")
+
+
 @dataclass(frozen=True)
 class SelfSupervisedOptions:
     lambda_dc: float = 0.5  # weight of L_DC
     form: str = "abs"  # abs: |l_O - l_C| / |l_O|;  squared: (l_O - l_C)^2 / l_O^2
-    reduction: str = "sample"  # sample: normalise per sample, then mean (as the StyleGAN2 code); batch: batch means
+    # sample: normalise per sample, then mean (as the StyleGAN2 code); batch: ratio of batch means;
+    # pooled: per-sample differences over the teacher's mean magnitude (no near-zero per-sample divisors)
+    reduction: str = "sample"
     freeze_d: bool = False  # keep D_O fixed
     prune_d: bool = False  # prune D_O too, on the student's schedule (Table 1's technique (n))
     eps: float = 1e-8
@@ -38,8 +43,8 @@ class SelfSupervisedOptions:
             raise ValueError(f"lambda_dc={self.lambda_dc}: must be >= 0")
         if self.form not in ("abs", "squared"):
             raise ValueError(f"form={self.form!r}: valid: abs, squared")
-        if self.reduction not in ("batch", "sample"):
-            raise ValueError(f"reduction={self.reduction!r}: valid: batch, sample")
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction={self.reduction!r}: valid: {', '.join(REDUCTIONS)}")
 
 
 def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float],
@@ -53,7 +58,8 @@ def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float],
         t_val = teacher[name].detach()
         if reduction == "batch":
             t_val, s_val = t_val.mean(), s_val.mean()
-        diff = (t_val - s_val).abs() / (t_val.abs() + eps)
+        scale = t_val.abs().mean() if reduction == "pooled" else t_val.abs()
+        diff = (t_val - s_val).abs() / (scale + eps)
         parts[name] = (diff**2 if form == "squared" else diff).mean()
     total = sum(weights.get(k, 1.0) * v for k, v in parts.items())
     return total, parts
@@ -75,7 +81,7 @@ class SelfSupervisedCompression(Technique):
         self.opt_g = self.adam(self.gens.parameters(), setup.lr_g)
         self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
         self.pruner = self.make_pruner(self.gens, self.opt_g)
-        self.d_pruner = self.make_pruner(self.discs, self.opt_d) if self.opt.prune_d else None
+        self.d_pruner = self.make_pruner(self.discs, self.opt_d, generators=False) if self.opt.prune_d else None
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r, o = self.recipe, self.opt
