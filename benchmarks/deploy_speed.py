@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from gancompress.bench import BenchOptions, bench_models, load_pair, to_markdown
-from gancompress.export.materialize import example_inputs, materialize
+from gancompress.export.materialize import materialize
+from gancompress.recipes.base import example_inputs
 
 
 def fid_of(recipe, gens: nn.ModuleDict, n: int) -> dict:

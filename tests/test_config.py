@@ -1,6 +1,6 @@
 import pytest
 
-from gancompress.config import ConfigError, RunConfig, TrainConfig, from_mapping, load_config, to_dict
+from gancompress.config import ConfigError, RunConfig, TrainConfig, from_mapping, load_config, shipped_configs, to_dict
 from gancompress.registry import Registry, UnknownNameError
 
 
@@ -81,3 +81,14 @@ def test_registry_lists_valid_names():
 def test_train_config_bool_is_not_int():
     with pytest.raises(ConfigError, match="train.steps"):
         from_mapping(TrainConfig, {"steps": True}, "train.")
+
+
+@pytest.mark.parametrize("name", shipped_configs())
+def test_every_shipped_config_is_valid(name):
+    from gancompress.config import options_from
+    from gancompress.recipes import RECIPES
+    from gancompress.techniques import TECHNIQUES
+
+    cfg = load_config(name, [])
+    assert cfg.recipe in RECIPES.names() and cfg.technique in TECHNIQUES.names()
+    options_from(TECHNIQUES.get(cfg.technique).Options, cfg.technique_options, "technique_options")

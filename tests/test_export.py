@@ -7,10 +7,11 @@ from torch import nn
 from gancompress.config import to_dict
 from gancompress.export.bundle import export_run, load_exported
 from gancompress.export.formats import check_onnx, export_onnx, load_weights, pack_bits, save_sparse, unpack_bits
-from gancompress.export.materialize import (channel_config, coupled_layers, example_inputs, materialize,
-                                            resize_modules, run, silence_dead_channels)
-from gancompress.pruning import PruneConfig, Pruner
+from gancompress.export.materialize import (channel_config, coupled_layers, materialize, resize_modules, run,
+                                            silence_dead_channels)
+from gancompress.pruning import PruneConfig, Pruner, output_layers
 from gancompress.recipes import RECIPES
+from gancompress.recipes.base import example_inputs
 from gancompress.training.checkpoint import save_weights
 
 
@@ -29,9 +30,13 @@ def randomise_affine(nets: nn.Module) -> None:
 
 
 def filter_pruned(recipe, level=0.5):
+    """Filter pruning as techniques set it up: output layers whole, residual-coupled layers together."""
     gens = recipe.build_generators()
     randomise_affine(gens)
-    Pruner(gens, PruneConfig(granularity="filter", target=level), total_steps=1).prune_now(level)
+    inputs = example_inputs(recipe, gens)
+    couple = [[f"{key}.{n}" for n in group] for key, net in gens.items() for group in coupled_layers(net, inputs[key])]
+    Pruner(gens, PruneConfig(granularity="filter", target=level), total_steps=1,
+           keep_filters=output_layers(gens, inputs), couple=couple).prune_now(level)
     return gens.eval()
 
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from gancompress.pruning import GRANULARITIES, SCHEDULES, PruneConfig, Pruner, count_sparsity, sparsity_at
+from gancompress.pruning.config import AUTO_CRITERION
 
 
 @pytest.mark.parametrize("name, step, expected", [
@@ -190,10 +191,12 @@ def test_config_rejects_bad_values_naming_the_field(field, value, message):
 
 
 @pytest.mark.parametrize("granularity, criterion, expected", [
-    ("filter", "auto", "norm-scale"), ("element", "auto", "magnitude"), ("nm", "auto", "magnitude"),
+    ("filter", "auto", "magnitude"), ("element", "auto", "magnitude"), ("nm", "auto", "magnitude"),
     ("filter", "magnitude", "magnitude"), ("element", "taylor", "taylor")])
-def test_auto_criterion_resolves_by_granularity(granularity, criterion, expected):
+def test_auto_criterion_resolves_by_granularity(granularity, criterion, expected, monkeypatch):
     assert PruneConfig(granularity=granularity, criterion=criterion).criterion_name == expected
+    monkeypatch.setitem(AUTO_CRITERION, granularity, "l2")  # a measured per-granularity choice wins
+    assert PruneConfig(granularity=granularity, criterion="auto").criterion_name == "l2"
 
 
 def test_unknown_criterion_lists_auto():

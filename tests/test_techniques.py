@@ -120,13 +120,20 @@ def test_dense_training_steps_g_every_n_critic_steps(tiny_recipe):
 @pytest.mark.parametrize("name", RECIPES.names())
 def test_filter_pruning_keeps_output_channels_and_prunes_coupled_layers_alike(name, tiny_recipe):
     """The layer that draws each generator's image keeps all its filters (no dead colour channel);
-    layers tied by residual adds lose identical filters, so materialize can remove them."""
-    from gancompress.export.materialize import dead_filters
+    layers tied by residual adds lose identical filters and dead channels emit nothing, so
+    materialize removes them without changing the output."""
+    from gancompress.export.materialize import dead_filters, materialize
+    from gancompress.recipes.base import example_inputs
 
     recipe = tiny_recipe(name)
     setup = make_setup(recipe)
+    with torch.no_grad():  # non-zero norm shifts: dead channels would emit them unless silenced
+        for m in setup.teacher_gens.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._NormBase) and m.affine:
+                m.bias.normal_(0, 0.1)
     setup.prune = PruneConfig(granularity="filter", target=0.5, schedule="oneshot")
-    pruner = get_technique("self-supervised", setup).pruner
+    technique = get_technique("self-supervised", setup)
+    pruner = technique.pruner
     pruner.step(0)
     dead = {n: dead_filters(m) for n, m in pruner.layers.items()}
     assert len(pruner.keep_filters) == len(setup.teacher_gens)  # one image-producing layer per generator
@@ -135,3 +142,7 @@ def test_filter_pruning_keeps_output_channels_and_prunes_coupled_layers_alike(na
     assert bool(pruner.couple) == name.startswith(("cyclegan", "stargan", "srgan"))  # the ResNet generators
     for group in pruner.couple:
         assert all(torch.equal(dead[n], dead[group[0]]) for n in group), group
+    # dead channels are silenced, so the masked student already computes what its materialised form will
+    inputs = example_inputs(recipe, technique.student)
+    for key, net in technique.student.items():
+        assert materialize(net, inputs[key]).deviation < 1e-5, key

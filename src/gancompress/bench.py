@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gancompress.export.materialize import Inputs, example_inputs, materialize, run
+from gancompress.export.materialize import Inputs, materialize, run
+from gancompress.recipes.base import example_inputs
 
 BACKENDS = ("torch", "onnxruntime")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from torch import nn
 
 from gancompress.export.formats import check_onnx, export_onnx, load_weights, save_sparse
-from gancompress.export.materialize import channel_config, example_inputs, materialize, resize_modules
+from gancompress.export.materialize import channel_config, materialize, resize_modules
+from gancompress.recipes.base import example_inputs
 from gancompress.training.checkpoint import CheckpointError, load_into, save_weights
 
 FORMATS = ("safetensors", "sparse", "onnx")

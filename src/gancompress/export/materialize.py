@@ -8,7 +8,9 @@ next layers' inputs); dead channels are then removed from all of them at once.
 A dead filter may still emit a constant (its bias, or a norm's shift ``beta``); such a
 constant cannot be moved into the next layer exactly (zero padding and transposed
 convolutions make its effect position-dependent), so ``silence_dead_channels`` sets it
-to zero first and ``materialize`` reports how much that changed the output.
+to zero first and ``materialize`` reports how much that changed the output. Students pruned
+through a technique have nothing to silence: their pruner keeps these constants at zero
+during training (``dead_channel_emitters``).
 Channels feeding a model output are never removed.
 
 Around torch-pruning: in-place activations are switched off while tracing (they hide the
@@ -32,7 +34,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from gancompress.pruning.granularity import layer_kind, to_canonical
-from gancompress.recipes.base import Inputs, example_inputs  # noqa: F401  (re-exported)
+from gancompress.recipes.base import Inputs
 
 CONV = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 NORMS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
@@ -204,18 +206,33 @@ def coupled_layers(net: nn.Module, inputs: Inputs) -> list[list[str]]:
     return tied
 
 
-@torch.no_grad()
-def _silence(plan: _Plan) -> None:
-    """Zero what a dead channel still emits: its producers' bias, its norms' scale, shift and mean."""
+def _emitters(plan: _Plan) -> list[tuple[nn.Module, str, list[int]]]:
+    """What a dead channel still emits through: its producers' bias, its norms' scale, shift and mean."""
+    found = []
     for module, idxs, produces in plan.members:
         if not idxs:
             continue
         if isinstance(module, CONV) and produces and module.bias is not None:
-            module.bias[idxs] = 0
+            found.append((module, "bias", idxs))
         elif isinstance(module, NORMS):
-            for key in ("weight", "bias", "running_mean"):
-                if getattr(module, key, None) is not None:
-                    getattr(module, key)[idxs] = 0
+            found += [(module, key, idxs) for key in ("weight", "bias", "running_mean")
+                      if getattr(module, key, None) is not None]
+    return found
+
+
+@torch.no_grad()
+def _silence(plan: _Plan) -> None:
+    for module, key, idxs in _emitters(plan):
+        getattr(module, key)[idxs] = 0
+
+
+def dead_channel_emitters(net: nn.Module, inputs: Inputs) -> list[tuple[str, str, list[int]]]:
+    """(module name, parameter or buffer name, channel indices) through which `net`'s dead channels
+    still emit a constant; a pruner keeps them at zero so the masked net equals the materialised one."""
+    traced, _ = _prepared(net)
+    names = {m: n for n, m in traced.named_modules()}
+    return [(names[module], key, idxs) for plan in _plans(_graph(traced, inputs))
+            for module, key, idxs in _emitters(plan)]
 
 
 def silence_dead_channels(net: nn.Module, inputs: Inputs) -> nn.Module:

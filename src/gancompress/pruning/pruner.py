@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatch
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -88,13 +88,16 @@ class Pruner:
     `output_layers`) alone: they produce the generator's output channels; and ranks each
     group of `couple` (layers whose outputs are summed by residual adds) as one layer, on
     their mean filter scores, so the same channels go from all of them and can be removed
-    for real. ``step(i)`` moves the masks along the schedule; ``attach(opt)`` keeps pruned
+    for real. `silence` (called after each mask update) names the (tensor, channel indices)
+    through which dead channels still emit a constant (biases, norm shifts); they are kept
+    at zero too, so the masked net computes what the materialised one will. ``step(i)`` moves the masks along the schedule; ``attach(opt)`` keeps pruned
     weights at exactly zero after every optimizer step and clears their optimizer
     state (Adam moments), so nothing revives them.
     """
 
     def __init__(self, model: nn.Module, cfg: PruneConfig, total_steps: int, keep_filters: Iterable[str] = (),
-                 couple: Iterable[Iterable[str]] = ()):
+                 couple: Iterable[Iterable[str]] = (),
+                 silence: Callable[[], list[tuple[torch.Tensor, list[int]]]] | None = None):
         self.cfg = cfg
         self.total_steps = total_steps
         self.model = model  # context-aware criteria (norm-scale) look at neighbouring layers
@@ -107,6 +110,7 @@ class Pruner:
         self.couple = [tuple(g) for g in couple if filters and len(set(g)) > 1 and set(g) <= free] if filters else []
         self.level = 0.0
         self._hooks: list = []
+        self._silence, self.silenced = silence, []
 
     # -- schedule ---------------------------------------------------------------
     def scheduled(self, step: int) -> float:
@@ -142,6 +146,12 @@ class Pruner:
             self.masks[name] = from_canonical(k, self.kinds[name]).contiguous()
         self.level = level
         self.apply_masks()
+        self._find_silenced()
+
+    def _find_silenced(self) -> None:
+        with torch.enable_grad():  # tracing the dependency graph needs autograd
+            self.silenced = self._silence() if self._silence is not None else []
+        self.apply_masks()
 
     def _ranked_keep(self, canon: dict[str, torch.Tensor], level: float) -> dict[str, torch.Tensor]:
         gran = GRANULARITIES.get(self.cfg.granularity)
@@ -165,6 +175,8 @@ class Pruner:
     def apply_masks(self) -> None:
         for name, module in self.layers.items():
             module.weight.mul_(self.masks[name].to(module.weight.dtype))
+        for tensor, idxs in self.silenced:
+            tensor[idxs] = 0
 
     # -- optimizer integration -------------------------------------------------
     def attach(self, optimizer: torch.optim.Optimizer) -> None:
@@ -183,6 +195,8 @@ class Pruner:
                     for value in opt.state.get(p, {}).values():
                         if torch.is_tensor(value) and value.shape == p.shape:
                             value.mul_(mask.to(value.dtype))
+            for tensor, idxs in self.silenced:
+                tensor[idxs] = 0
 
         self._hooks.append(optimizer.register_step_post_hook(after_step))
 
@@ -206,6 +220,7 @@ class Pruner:
             self.masks[name] = mask.to(device=self.masks[name].device, dtype=torch.bool)
         self.level = float(state["level"])
         self.apply_masks()
+        self._find_silenced()
 
     def sparsity(self) -> float:
         return count_sparsity(m.weight for m in self.layers.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Mapping
 
 import torch
@@ -104,18 +105,20 @@ class Technique(ABC):
     def make_pruner(self, nets: nn.ModuleDict, optimizer: torch.optim.Optimizer,
                     prune: PruneConfig | None = None, generators: bool = True) -> Pruner:
         """A pruner over `nets` whose masks survive `optimizer`'s steps. For generators, filter
-        pruning keeps every output (colour) channel of the layers that produce the images and
-        prunes residual-coupled layers together (so the channels can be removed for real)."""
+        pruning keeps every output (colour) channel of the layers that produce the images, prunes
+        residual-coupled layers together and silences dead channels (so they can be removed for
+        real without changing the output)."""
         from gancompress.export.materialize import coupled_layers
 
         cfg = prune or self.s.prune
-        keep, couple = set(), []
+        keep, couple, silence = set(), [], None
         if generators and cfg.granularity == "filter":
             inputs = example_inputs(self.student_recipe, nets)
             keep = output_layers(nets, inputs)
             couple = [[f"{key}.{name}" for name in group] for key, net in nets.items()
                       for group in coupled_layers(net, inputs[key])]
-        pruner = Pruner(nets, cfg, self.s.total_steps, keep_filters=keep, couple=couple)
+            silence = partial(dead_channel_tensors, nets, inputs)
+        pruner = Pruner(nets, cfg, self.s.total_steps, keep_filters=keep, couple=couple, silence=silence)
         pruner.attach(optimizer)
         return pruner
 
@@ -149,6 +152,14 @@ class Technique(ABC):
         if self.s.teacher_gens is None:
             raise ValueError(f"technique {type(self).__name__} needs a teacher")
         return self.s.teacher_gens.eval().requires_grad_(False)
+
+
+def dead_channel_tensors(nets: nn.ModuleDict, inputs) -> list[tuple[torch.Tensor, list[int]]]:
+    """(tensor, channel indices) through which the dead channels of `nets` still emit a constant."""
+    from gancompress.export.materialize import dead_channel_emitters
+
+    return [(getattr(nets[key].get_submodule(name), attr), idxs) for key, net in nets.items()
+            for name, attr, idxs in dead_channel_emitters(net, inputs[key])]
 
 
 def get_technique(name: str, setup: Setup, options: Mapping[str, Any] | None = None) -> Technique:
