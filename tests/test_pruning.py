@@ -120,6 +120,22 @@ def test_coupled_layers_lose_the_same_filters():
     assert alone.masks["G.0"].flatten().tolist() == [False, True, True]
 
 
+def test_silenced_constants_stay_zero_through_optimizer_steps():
+    conv = nn.Conv2d(1, 2, 1)
+    model = nn.ModuleDict({"G": nn.Sequential(conv)})
+    pruner = Pruner(model, PruneConfig(granularity="filter", target=0.5), 1,
+                    silence=lambda: [(conv.bias, [int(i) for i in torch.nonzero(conv.weight.flatten() == 0)])])
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    pruner.attach(opt)
+    pruner.prune_now(0.5)
+    dead = int(torch.nonzero(conv.weight.flatten() == 0)[0])
+    for _ in range(3):
+        opt.zero_grad()
+        model["G"](torch.randn(4, 1, 3, 3)).sum().backward()
+        opt.step()
+        assert conv.bias[dead] == 0 and conv.bias[1 - dead] != 0
+
+
 def tiny_generator():
     torch.manual_seed(0)
     return nn.ModuleDict({"G": nn.Sequential(nn.ConvTranspose2d(8, 16, 4), nn.ReLU(), nn.Conv2d(16, 8, 3),
