@@ -84,15 +84,17 @@ def _lowest_groups(scores: torch.Tensor, sizes: torch.Tensor, goal: float) -> to
 class Pruner:
     """Masks the weights of the selected layers of `model`.
 
-    Filter granularity leaves the filters of `keep_filters` (layer names, e.g. from
-    `output_layers`) alone: they produce the generator's output channels; and ranks each
-    group of `couple` (layers whose outputs are summed by residual adds) as one layer, on
-    their mean filter scores, so the same channels go from all of them and can be removed
-    for real. `silence` (called after each mask update) names the (tensor, channel indices)
-    through which dead channels still emit a constant (biases, norm shifts); they are kept
-    at zero too, so the masked net computes what the materialised one will. ``step(i)`` moves the masks along the schedule; ``attach(opt)`` keeps pruned
-    weights at exactly zero after every optimizer step and clears their optimizer
-    state (Adam moments), so nothing revives them.
+    ``step(i)`` moves the masks along the schedule; ``attach(opt)`` keeps pruned weights at
+    exactly zero after every optimizer step and clears their optimizer state (Adam moments),
+    so nothing revives them. For filter granularity:
+
+    - `keep_filters` (layer names, e.g. from `output_layers`) keep all their filters: they
+      produce the generator's output channels;
+    - each group of `couple` (layers whose outputs residual adds sum) is ranked as one layer
+      on its mean filter scores, so the same channels go from all of it and can be removed;
+    - `silence` (called after each mask update) returns the (tensor, channel indices) through
+      which dead channels still emit a constant (biases, norm shifts); they are kept at zero
+      too, so the masked net computes what the materialised one will.
     """
 
     def __init__(self, model: nn.Module, cfg: PruneConfig, total_steps: int, keep_filters: Iterable[str] = (),
@@ -107,7 +109,7 @@ class Pruner:
         filters = cfg.granularity == "filter"
         self.keep_filters = set(keep_filters) & set(self.layers) if filters else set()
         free = set(self.layers) - self.keep_filters
-        self.couple = [tuple(g) for g in couple if filters and len(set(g)) > 1 and set(g) <= free] if filters else []
+        self.couple = [tuple(g) for g in couple if len(set(g)) > 1 and set(g) <= free] if filters else []
         self.level = 0.0
         self._hooks: list = []
         self._silence, self.silenced = silence, []
