@@ -153,7 +153,7 @@ class Pruner:
     def _find_silenced(self) -> None:
         with torch.enable_grad():  # tracing the dependency graph needs autograd
             self.silenced = self._silence() if self._silence is not None else []
-        self.apply_masks()
+        self._zero_silenced()
 
     def _ranked_keep(self, canon: dict[str, torch.Tensor], level: float) -> dict[str, torch.Tensor]:
         gran = GRANULARITIES.get(self.cfg.granularity)
@@ -177,6 +177,10 @@ class Pruner:
     def apply_masks(self) -> None:
         for name, module in self.layers.items():
             module.weight.mul_(self.masks[name].to(module.weight.dtype))
+        self._zero_silenced()
+
+    @torch.no_grad()
+    def _zero_silenced(self) -> None:
         for tensor, idxs in self.silenced:
             tensor[idxs] = 0
 
@@ -197,8 +201,7 @@ class Pruner:
                     for value in opt.state.get(p, {}).values():
                         if torch.is_tensor(value) and value.shape == p.shape:
                             value.mul_(mask.to(value.dtype))
-            for tensor, idxs in self.silenced:
-                tensor[idxs] = 0
+            self._zero_silenced()
 
         self._hooks.append(optimizer.register_step_post_hook(after_step))
 
