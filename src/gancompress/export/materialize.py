@@ -34,17 +34,10 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from gancompress.pruning.granularity import layer_kind, to_canonical
-from gancompress.recipes.base import Inputs
+from gancompress.recipes.base import Inputs, run
 
 CONV = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 NORMS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
-
-
-def run(net: nn.Module, inputs: Inputs) -> Any:
-    """``net(*args, **kwargs)`` on copies of the inputs (an in-place first activation would change them)."""
-    args, kwargs = inputs
-    copy_ = lambda x: x.clone() if torch.is_tensor(x) else x  # noqa: E731
-    return net(*map(copy_, args), **{k: copy_(v) for k, v in kwargs.items()})
 
 
 # -- dead channels -------------------------------------------------------------------------

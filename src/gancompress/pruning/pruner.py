@@ -11,6 +11,7 @@ from gancompress.pruning.config import PruneConfig
 from gancompress.pruning.criteria import CRITERIA, score
 from gancompress.pruning.granularity import GRANULARITIES, from_canonical, layer_kind, nm_keep, to_canonical
 from gancompress.pruning.schedules import sparsity_at
+from gancompress.recipes.base import Inputs, run
 
 
 def select_layers(model: nn.Module, cfg: PruneConfig) -> dict[str, nn.Module]:
@@ -48,7 +49,7 @@ def count_sparsity(tensors: Iterable[torch.Tensor]) -> float:
 
 
 @torch.no_grad()
-def output_layers(nets: nn.ModuleDict, inputs: Mapping[str, tuple[tuple, dict]]) -> set[str]:
+def output_layers(nets: nn.ModuleDict, inputs: Mapping[str, Inputs]) -> set[str]:
     """Names (as in ``nets.named_modules()``) of the last prunable layer each net runs on its
     `inputs` ((args, kwargs) per key): its output channels are the net's outputs (an image's
     colour channels), so filter pruning must not remove any of them."""
@@ -59,10 +60,9 @@ def output_layers(nets: nn.ModuleDict, inputs: Mapping[str, tuple[tuple, dict]])
     last = set()
     try:
         nets.eval()  # no running-stat updates
-        for key, (args, kwargs) in inputs.items():
+        for key, net_inputs in inputs.items():
             ran.clear()
-            copy_ = lambda x: x.clone() if torch.is_tensor(x) else x  # noqa: E731  (in-place first layers)
-            nets[key](*map(copy_, args), **{k: copy_(v) for k, v in kwargs.items()})
+            run(nets[key], net_inputs)
             last.update(ran[-1:])
     finally:
         nets.train(was)

@@ -145,6 +145,13 @@ def get_recipe(name: str, options: Mapping[str, Any] | None = None) -> Recipe:
     return cls(options_from(cls.Options, options or {}, "recipe_options"))
 
 
+def run(net: nn.Module, inputs: Inputs) -> Any:
+    """``net(*args, **kwargs)`` on copies of the inputs (an in-place first activation would change them)."""
+    args, kwargs = inputs
+    copy_ = lambda x: x.clone() if torch.is_tensor(x) else x  # noqa: E731
+    return net(*map(copy_, args), **{k: copy_(v) for k, v in kwargs.items()})
+
+
 def example_inputs(recipe: Recipe, gens: nn.ModuleDict, n: int = 2, seed: int = 0) -> dict[str, Inputs]:
     """The first (args, kwargs) each generator receives in ``recipe.generate`` on evaluation inputs."""
     batch = next(iter(recipe.eval_batches(n, seed=seed, batch_size=n)))
