@@ -116,3 +116,10 @@ def test_self_supervised_compression_runs(tiny_recipe, tmp_path):
                      tmp_path, torch.device("cpu")).run()
     assert {"GC/content", "GC/adv", "DC/real", "DC/fake"} <= set(result.last_logs)
     assert technique.pruner.sparsity() == pytest.approx(0.5, abs=0.01)
+
+
+def test_spread_indices_golden():
+    from gancompress.data.images import spread_indices
+
+    assert spread_indices(10, 4).tolist() == [0, 3, 6, 9]  # first and last always in
+    assert spread_indices(3, 5).tolist() == [0, 1, 2]  # fewer items than asked: all of them

@@ -82,3 +82,8 @@ def grid_patches(image: torch.Tensor, crop: int, stride: int | None = None, x0: 
     stride = stride or crop
     tiles = image[:, :, x0:x1].unfold(1, crop, stride).unfold(2, crop, stride)  # (C, ny, nx, crop, crop)
     return tiles.permute(1, 2, 0, 3, 4).reshape(-1, image.shape[0], crop, crop)
+
+
+def spread_indices(length: int, n: int) -> torch.Tensor:
+    """Indices of at most `n` of `length` items, evenly spread from the first to the last."""
+    return torch.linspace(0, length - 1, min(n, length)).round().long()

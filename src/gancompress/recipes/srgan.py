@@ -245,7 +245,7 @@ class SRGANRecipe(Recipe):
         return metrics
 
     def evaluate_set(self, gens: nn.ModuleDict, ev, ctx: EvalContext) -> dict:
-        from gancompress.data.images import grid_patches
+        from gancompress.data.images import grid_patches, spread_indices
         from gancompress.metrics import psnr_ssim
         from gancompress.metrics.generative import fid_kid
 
@@ -256,7 +256,8 @@ class SRGANRecipe(Recipe):
             scores.append(psnr_ssim(sr, hr[None], y_channel=True, crop=o.scale))
             sr_patches.append(grid_patches(sr[0], o.fid_patch))
             hr_patches.append(grid_patches(hr, o.fid_patch))
-        sr_p, hr_p = _spread(torch.cat(sr_patches), o.max_fid_patches), _spread(torch.cat(hr_patches), o.max_fid_patches)
+        sr_p, hr_p = torch.cat(sr_patches), torch.cat(hr_patches)
+        sr_p, hr_p = sr_p[spread_indices(len(sr_p), o.max_fid_patches)], hr_p[spread_indices(len(hr_p), o.max_fid_patches)]
         fid = fid_kid(hr_p, sr_p, ctx.feature_net)
         return {"psnr": sum(s["psnr"] for s in scores) / len(scores), "ssim": sum(s["ssim"] for s in scores) / len(scores),
                 "fid": fid["fid"], "kid": fid["kid"], "n_images": len(scores), "n_patches": len(sr_p)}
@@ -267,11 +268,6 @@ class SRGANRecipe(Recipe):
 
         up = F.interpolate(batch["lr"], size=batch["hr"].shape[-2:], mode="bicubic", align_corners=False)
         return torch.stack([up.clamp(-1, 1), out["sr"].clamp(-1, 1), batch["hr"]], 1).flatten(0, 1)
-
-
-def _spread(x: torch.Tensor, n: int) -> torch.Tensor:
-    """At most `n` items of `x`, evenly spread."""
-    return x if len(x) <= n else x[torch.linspace(0, len(x) - 1, n).round().long()]
 
 
 @dataclass(frozen=True)

@@ -299,9 +299,10 @@ class StarGANRecipe(Recipe):
     def _fid_reference(self, n: int) -> torch.Tensor:
         """Real images FID compares with: the training images (the held-out ones are the translations'
         inputs); for large sets, `n` of them spread evenly."""
+        from gancompress.data.images import spread_indices
+
         train = self.dataset("train")
-        idx = torch.linspace(0, len(train) - 1, min(n, len(train))).round().long().unique()
-        return torch.stack([train[int(i)][0] for i in idx])
+        return torch.stack([train[int(i)][0] for i in spread_indices(len(train), n)])
 
     def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Inputs and their translations, interleaved (input, output, input, output, ...)."""
