@@ -54,6 +54,16 @@ def test_consistency_golden_values():
     # squared per-sample: adv mean(0.25, 0.25)=0.25; fake mean(0.25, 0.25)=0.25 -> 0.25 + 0.5
     total, _ = consistency(teacher, student, weights, "squared", "sample")
     assert total.item() == pytest.approx(0.75)
+    # one-sided per-sample, generator terms (higher is worse): adv mean(0, 1/2) = 0.25; fake mean(0.5/1, 0) = 0.25
+    _, parts = consistency(teacher, student, weights, "one-sided", "sample")
+    assert parts["adv"].item() == pytest.approx(0.25) and parts["fake"].item() == pytest.approx(0.25)
+    # ... discriminator terms (lower is worse): adv mean(1/2, 0) = 0.25; fake mean(0, 1.5/3) = 0.25; batch fake 0.25
+    _, parts = consistency(teacher, student, weights, "one-sided", "sample", worse=-1.0)
+    assert parts["adv"].item() == pytest.approx(0.25) and parts["fake"].item() == pytest.approx(0.25)
+    _, parts = consistency(teacher, student, weights, "one-sided", "batch", worse=-1.0)
+    assert parts["fake"].item() == pytest.approx(0.25)
+    _, parts = consistency(teacher, student, weights, "one-sided", "batch")
+    assert parts["fake"].item() == pytest.approx(0.0)
 
 
 def test_consistency_has_no_gradient_into_teacher():
@@ -62,6 +72,17 @@ def test_consistency_has_no_gradient_into_teacher():
     total, _ = consistency({"x": t}, {"x": s}, {})
     total.backward()
     assert t.grad is None and s.grad.item() == pytest.approx(1.0)
+
+
+def test_consistency_weights_override_the_recipes_by_logged_name(tiny_recipe):
+    recipe = tiny_recipe("stargan-textures")
+    technique = get_technique("self-supervised", make_setup(recipe), {"weights": {"GC/cls": 0.1, "DC/gp": 0.0}})
+    assert technique.gc_weights == {**recipe.g_weights, "cls": 0.1}
+    assert technique.dc_weights == {**recipe.d_weights, "gp": 0.0}
+    with pytest.raises(ValueError, match="unknown term 'GC/clss'; valid: GC/adv, GC/cls, GC/rec, DC/real"):
+        get_technique("self-supervised", make_setup(recipe), {"weights": {"GC/clss": 1.0}})
+    with pytest.raises(Exception, match="must be >= 0"):
+        get_technique("self-supervised", make_setup(recipe), {"weights": {"GC/cls": -1.0}})
 
 
 def test_student_starts_as_teacher_copy(tiny_recipe):

@@ -9,12 +9,17 @@ minimises the normalised differences
     L_DC = sum_j v_j |m_j(G_O) - m_j(G_C)| / |m_j(G_O)|
     L    = L_GC + lambda * L_DC.
 
+w_k and v_j are the recipe's original loss weights; the ``weights`` option overrides
+some by logged name. A term whose teacher value is tiny (StarGAN's ``GC/cls``) turns
+batch noise into a large normalised difference, which the abs form also follows when the
+student is *better* than the teacher; ``form: one-sided`` penalises only the worse side.
+
 The pretrained discriminator keeps training with its original loss on real data vs
 both the student's and the teacher's fakes (``freeze_d`` keeps it fixed instead).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import torch
@@ -25,15 +30,20 @@ from gancompress.techniques.memo import memoized
 
 
 REDUCTIONS = ("sample", "batch", "pooled")
+FORMS = ("abs", "squared", "one-sided")
 
 
 @dataclass(frozen=True)
 class SelfSupervisedOptions:
     lambda_dc: float = 0.5  # weight of L_DC
-    form: str = "abs"  # abs: |l_O - l_C| / |l_O|;  squared: (l_O - l_C)^2 / l_O^2
+    # abs: |l_O - l_C| / |l_O|;  squared: (l_O - l_C)^2 / l_O^2;  one-sided: like abs, but only where the
+    # student is worse than the teacher (its G terms higher, its D terms lower), not where it is better
+    form: str = "abs"
     # sample: normalise per sample, then mean (as the StyleGAN2 code); batch: ratio of batch means;
     # pooled: per-sample differences over the teacher's mean magnitude (no near-zero per-sample divisors)
     reduction: str = "sample"
+    # per-term weights of L_GC / L_DC by logged name (e.g. {"GC/cls": 0.1}); others keep the recipe's
+    weights: dict[str, float] = field(default_factory=dict)
     freeze_d: bool = False  # keep D_O fixed
     prune_d: bool = False  # prune D_O too, on the student's schedule (Table 1's technique (n))
     eps: float = 1e-8
@@ -41,17 +51,22 @@ class SelfSupervisedOptions:
     def __post_init__(self) -> None:
         if self.lambda_dc < 0:
             raise ValueError(f"lambda_dc={self.lambda_dc}: must be >= 0")
-        if self.form not in ("abs", "squared"):
-            raise ValueError(f"form={self.form!r}: valid: abs, squared")
+        if self.form not in FORMS:
+            raise ValueError(f"form={self.form!r}: valid: {', '.join(FORMS)}")
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction={self.reduction!r}: valid: {', '.join(REDUCTIONS)}")
+        for name, weight in self.weights.items():
+            if not weight >= 0:
+                raise ValueError(f"weights[{name!r}]={weight}: must be >= 0")
 
 
-def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float],
-                form: str = "abs", reduction: str = "batch", eps: float = 1e-8) -> tuple[torch.Tensor, Terms]:
+def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float], form: str = "abs",
+                reduction: str = "batch", eps: float = 1e-8, worse: float = 1.0) -> tuple[torch.Tensor, Terms]:
     """Weighted sum of normalised teacher-student differences; also each term's value.
 
-    Teacher values are treated as constants. Returns (total, {term: normalised diff}).
+    Teacher values are treated as constants. ``worse`` is the sign of (student - teacher)
+    when the student is worse: +1 for generator terms, -1 for the discriminator's (used by
+    the one-sided form). Returns (total, {term: normalised diff}).
     """
     parts: Terms = {}
     for name, s_val in student.items():
@@ -59,7 +74,8 @@ def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float],
         if reduction == "batch":
             t_val, s_val = t_val.mean(), s_val.mean()
         scale = t_val.abs().mean() if reduction == "pooled" else t_val.abs()
-        diff = (t_val - s_val).abs() / (scale + eps)
+        gap = worse * (s_val - t_val)
+        diff = (gap.clamp(min=0) if form == "one-sided" else gap.abs()) / (scale + eps)
         parts[name] = (diff**2 if form == "squared" else diff).mean()
     total = sum(weights.get(k, 1.0) * v for k, v in parts.items())
     return total, parts
@@ -82,6 +98,18 @@ class SelfSupervisedCompression(Technique):
         self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
         self.pruner = self.make_pruner(self.gens, self.opt_g)
         self.d_pruner = self.make_pruner(self.discs, self.opt_d, generators=False) if self.opt.prune_d else None
+        self.gc_weights, self.dc_weights = self._consistency_weights()
+
+    def _consistency_weights(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The recipe's term weights, with the ``weights`` option's overrides."""
+        r, over = self.recipe, self.opt.weights
+        gc = {k: over.get(f"GC/{k}", w) for k, w in r.g_weights.items()}
+        dc = {k: over.get(f"DC/{k}", w) for k, w in r.d_weights.items()}
+        valid = [f"GC/{k}" for k in gc] + [f"DC/{k}" for k in dc]
+        unknown = sorted(set(over) - set(valid))
+        if unknown:
+            raise ValueError(f"technique_options.weights: unknown term {unknown[0]!r}; valid: {', '.join(valid)}")
+        return gc, dc
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r, o = self.recipe, self.opt
@@ -100,8 +128,8 @@ class SelfSupervisedCompression(Technique):
             d_t = {k: v.detach() for k, v in r.discriminator_terms(d, batch, t_out).items()}
             g_s = finite("G", r.generator_terms(self.gens, d, batch, s_out))
             d_s = finite("DC", r.discriminator_terms(d, batch, s_out))
-        l_gc, gc_parts = consistency(g_t, g_s, r.g_weights, o.form, o.reduction, o.eps)
-        l_dc, dc_parts = consistency(d_t, d_s, r.d_weights, o.form, o.reduction, o.eps)
+        l_gc, gc_parts = consistency(g_t, g_s, self.gc_weights, o.form, o.reduction, o.eps)
+        l_dc, dc_parts = consistency(d_t, d_s, self.dc_weights, o.form, o.reduction, o.eps, worse=-1.0)
         loss = l_gc + o.lambda_dc * l_dc
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
