@@ -30,6 +30,8 @@ def test_unknown_key_is_named(override, key):
     ("train.steps=0", "train.steps"),
     ("train.batch_size=two", "train.batch_size"),
     ("train.lr_g=-1", "train.lr_g"),
+    ("train.lr_decay_start=1.5", "train.lr_decay_start"),
+    ("train.ema=1.0", "train.ema"),
     ("train.device=tpu", "train.device"),
 ])
 def test_out_of_range_values_are_named(override, word):

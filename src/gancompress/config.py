@@ -30,6 +30,10 @@ class TrainConfig:
     batch_size: int = 64
     lr_g: float | None = None  # None: the recipe's original learning rate
     lr_d: float | None = None
+    # fraction of the run after which every learning rate falls linearly to 0 (1.0: constant)
+    lr_decay_start: float = 1.0
+    # decay of a moving average of the student's weights, which replaces them at the end (0: off)
+    ema: float = 0.0
     seed: int = 0
     log_every: int = 10
     ckpt_every: int = 200  # 0 disables periodic checkpoints
@@ -43,6 +47,8 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             value = getattr(self, name)
             _check(value is None or value > 0, f"train.{name}", value, "must be > 0")
+        _check(0 <= self.lr_decay_start <= 1, "train.lr_decay_start", self.lr_decay_start, "must be in [0, 1]")
+        _check(0 <= self.ema < 1, "train.ema", self.ema, "must be in [0, 1)")
         for name in ("log_every", "ckpt_every", "eval_every"):
             _check(getattr(self, name) >= 0, f"train.{name}", getattr(self, name), "must be >= 0")
         _check(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),

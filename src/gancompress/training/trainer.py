@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from gancompress.config import TrainConfig
 from gancompress.recipes.base import Recipe
 from gancompress.techniques.base import NonFiniteLossError, Technique
+from gancompress.training.averaging import WeightAverage
 from gancompress.training.batches import StepBatcher, step_seed
 from gancompress.training.distributed import (DistEnv, average_buffers, average_gradients_before_steps,
                                               average_scalars, barrier)
@@ -39,16 +40,21 @@ def _rng_state() -> dict[str, Any]:
     return {"torch": torch.get_rng_state()}
 
 
-def save_checkpoint(technique: Technique, step: int, path: Path) -> None:
+def _stateful(technique: Technique, average: WeightAverage | None) -> dict[str, Any]:
+    objects = technique.stateful()
+    return {**objects, "weight_average": average} if average is not None else objects
+
+
+def save_checkpoint(technique: Technique, step: int, path: Path, average: WeightAverage | None = None) -> None:
     """Everything needed to continue after `step` steps, written atomically."""
-    state = {name: obj.state_dict() for name, obj in technique.stateful().items()}
+    state = {name: obj.state_dict() for name, obj in _stateful(technique, average).items()}
     save_training_state({"step": step, "state": state, "rng": _rng_state()}, path)
 
 
-def load_checkpoint(technique: Technique, path: Path) -> int:
+def load_checkpoint(technique: Technique, path: Path, average: WeightAverage | None = None) -> int:
     """Restore a technique from `path`; returns the number of steps already done."""
     ckpt = load_training_state(path)
-    objects = technique.stateful()
+    objects = _stateful(technique, average)
     missing = sorted(set(objects) - set(ckpt.get("state", {})))
     if missing:
         raise CheckpointError(f"checkpoint {str(path)!r} has no state for {missing[0]!r}")
@@ -56,6 +62,12 @@ def load_checkpoint(technique: Technique, path: Path) -> int:
         obj.load_state_dict(ckpt["state"][name])
     torch.set_rng_state(ckpt["rng"]["torch"])
     return int(ckpt["step"])
+
+
+def lr_factor(step: int, steps: int, decay_start: float) -> float:
+    """1 until ``decay_start * steps``, then linearly down to 1/n at the last of the n remaining steps."""
+    start = math.floor(decay_start * steps)
+    return 1.0 if step < start else (steps - step) / (steps - start)
 
 
 class Trainer:
@@ -71,7 +83,9 @@ class Trainer:
         self.batcher = StepBatcher(recipe.dataset("train"), cfg.batch_size, cfg.seed, env.rank, env.world)
         objects = list(technique.stateful().values())
         self._modules = [o for o in objects if isinstance(o, nn.Module)]
-        average_gradients_before_steps([o for o in objects if isinstance(o, torch.optim.Optimizer)], env)
+        self._optimizers = [o for o in objects if isinstance(o, torch.optim.Optimizer)]
+        average_gradients_before_steps(self._optimizers, env)
+        self.average = WeightAverage(technique.student, cfg.ema) if cfg.ema > 0 else None
 
     @property
     def checkpoint_path(self) -> Path:
@@ -85,7 +99,7 @@ class Trainer:
 
     def run(self, resume: bool = False) -> LoopResult:
         cfg = self.cfg
-        start = load_checkpoint(self.technique, self.checkpoint_path) if resume else 0
+        start = load_checkpoint(self.technique, self.checkpoint_path, self.average) if resume else 0
         if self.is_main:
             self._truncate_log(start)
         writer = self._writer()
@@ -96,11 +110,14 @@ class Trainer:
                    desc=type(self.technique).__name__, dynamic_ncols=True, mininterval=1.0)
         for step in bar:
             torch.manual_seed(step_seed(cfg.seed, step, 100 + self.env.rank))
+            self._set_learning_rates(step)
             try:
                 raw = self.technique.train_step(self.batch(step), step)
             except NonFiniteLossError as err:  # caught before the optimiser step: weights are intact
                 raise NonFiniteLossError(err.term, err.value, step, self._kept_note()) from None
             average_buffers(self._modules, self.env)
+            if self.average is not None:
+                self.average.update()
             logs = {k: float(v) for k, v in average_scalars(raw, self.env).items()}
             self._check_finite(logs, step)
             done = step + 1
@@ -113,13 +130,22 @@ class Trainer:
                 history.append({"step": done, **{f"eval/{k}": v for k, v in metrics.items()}})
                 self._log(writer, done, {f"eval/{k}": v for k, v in metrics.items()})
             if cfg.ckpt_every and done % cfg.ckpt_every == 0 and self.is_main:
-                save_checkpoint(self.technique, done, self.checkpoint_path)
-        if self.is_main:
-            save_checkpoint(self.technique, cfg.steps, self.checkpoint_path)
+                save_checkpoint(self.technique, done, self.checkpoint_path, self.average)
+        if self.is_main:  # the raw weights, so that a longer run can continue the same trajectory
+            save_checkpoint(self.technique, cfg.steps, self.checkpoint_path, self.average)
         barrier(self.env)
+        if self.average is not None:
+            self.average.copy_into()
         if writer is not None:
             writer.close()
         return LoopResult(cfg.steps - start, logs, history)
+
+    def _set_learning_rates(self, step: int) -> None:
+        """Every optimiser's rate times ``lr_factor`` (a function of the step alone, so resume-safe)."""
+        factor = lr_factor(step, self.cfg.steps, self.cfg.lr_decay_start)
+        for opt in self._optimizers:
+            for group in opt.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
     def _check_finite(self, logs: dict[str, float], step: int) -> None:
         for name, value in logs.items():
