@@ -13,6 +13,20 @@ def _seed():
     torch.manual_seed(0)
 
 
+def invoke_ok(command, *args) -> str:
+    """Run a click command in-process; fail with its output unless it exits 0."""
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def recipe_option_args(options: dict) -> list[str]:
+    """``--set recipe_options.KEY=VALUE`` for each option."""
+    return [x for key, value in options.items() for x in ("--set", f"recipe_options.{key}={value}")]
+
+
 # Tiny options per recipe, for registry-parametrised tests. A recipe that needs
 # external data gets a fixture-backed entry here; every other one uses TINY_DEFAULT.
 TINY_DEFAULT: dict = {}

@@ -2,9 +2,7 @@
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from conftest import TINY
+from conftest import TINY, invoke_ok, recipe_option_args
 from gancompress.cli import main
 
 FAMILIES = ["pix2pix-edges", "cyclegan-photos", "stargan-textures", "srgan-photos"]
@@ -13,16 +11,13 @@ TINY_TRAIN = ["--set", "train.batch_size=2", "--set", "train.eval_samples=8", "-
 
 
 def run(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+    return invoke_ok(main, *args)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", FAMILIES)
 def test_family_train_compress_export_bench(recipe, tmp_path):
-    options = [x for key, value in {**TINY[recipe], **CLI_SIZES.get(recipe, {})}.items()
-               for x in ("--set", f"recipe_options.{key}={value}")]
+    options = recipe_option_args({**TINY[recipe], **CLI_SIZES.get(recipe, {})})
     teacher, student = tmp_path / "teacher", tmp_path / "student"
     run("train", "--recipe", recipe, "--steps", 3, "--out", teacher, *options, *TINY_TRAIN)
     run("compress", "--recipe", recipe, "--teacher", teacher, "--granularity", "filter", "--sparsity", 0.5,

@@ -3,19 +3,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import TINY, write_div2k_fixture
+from conftest import TINY, invoke_ok, recipe_option_args, write_div2k_fixture
 from gancompress.cli import main as cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import table3_srgan  # noqa: E402
-
-
-def invoke(command, args):
-    result = CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.mark.slow
@@ -23,13 +16,12 @@ def test_table3_prints_one_row_per_evaluation_set(tmp_path):
     root = write_div2k_fixture(tmp_path / "div2k")
     hr = root / "DIV2K_valid_HR"
     options = {**TINY["srgan-div2k"], "data_root": str(root), "fid_patch": 32}  # photo features need >= 32 px
-    sets = [x for key, value in options.items() for x in ("--set", f"recipe_options.{key}={value}")]
-    sets += ["--set", f"recipe_options.eval_sets=[set5={hr}]", "--set", "train.batch_size=2",
-             "--set", "train.eval_samples=8"]
+    sets = recipe_option_args({**options, "eval_sets": f"[set5={hr}]"})
+    sets += ["--set", "train.batch_size=2", "--set", "train.eval_samples=8"]
     teacher = tmp_path / "teacher"
-    invoke(cli, ["train", "--recipe", "srgan-div2k", "--steps", 2, "--out", teacher, *sets])
-    out = invoke(table3_srgan.main, ["--recipe", "srgan-div2k", "--teacher", teacher, "--steps", 2,
-                                     "--out", tmp_path / "table3", *sets])
+    invoke_ok(cli, "train", "--recipe", "srgan-div2k", "--steps", 2, "--out", teacher, *sets)
+    out = invoke_ok(table3_srgan.main, "--recipe", "srgan-div2k", "--teacher", teacher, "--steps", 2,
+                    "--out", tmp_path / "table3", *sets)
     lines = [line for line in out.splitlines() if line.startswith("|")]
     assert lines[0] == "| data | dense | filter 50% | element 50% |"
     rows = {line.split(" | ")[0].strip("| "): line for line in lines[2:]}
