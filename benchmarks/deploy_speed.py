@@ -19,7 +19,7 @@ from torch import nn
 
 from gancompress.bench import BenchOptions, bench_models, load_pair, to_markdown
 from gancompress.export.materialize import materialize
-from gancompress.recipes.base import example_inputs
+from gancompress.nets import example_inputs
 
 
 def fid_of(recipe, gens: nn.ModuleDict, n: int) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from gancompress.config import load_config
+from gancompress.metrics.result import Metrics, base_metric
 from gancompress.sweep import sweep, sweep_table
 
 QUALITY = ("fid", "psnr", "ssim")
@@ -19,8 +20,8 @@ QUALITY = ("fid", "psnr", "ssim")
 
 def quality_keys(teacher: dict) -> list[str]:
     """The teacher's FID-like keys (per direction first, then their mean) and PSNR/SSIM."""
-    keys = [k for k in teacher if k.split("_")[0] in QUALITY and isinstance(teacher[k], (int, float))]
-    return sorted(keys, key=lambda k: (k.split("_")[0] != "fid", k == "fid", k))
+    keys = [k for k in Metrics(teacher).numbers() if base_metric(k) in QUALITY]
+    return sorted(keys, key=lambda k: (base_metric(k) != "fid", k == "fid", k))
 
 
 @click.command()

@@ -10,7 +10,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gancompress.cli import main
-from gancompress.training.checkpoint import CheckpointError, load_state_dict_file
+from gancompress.errors import CheckpointError
+from gancompress.io import load_state_dict_file
+from gancompress.pruning import GRANULARITIES
+from gancompress.recipes import RECIPES
 
 TINY = ["--set", "recipe_options.nz=8", "--set", "recipe_options.ngf=4", "--set", "recipe_options.ndf=4",
         "--set", "train.batch_size=4", "--set", "train.eval_samples=8", "--steps", "2"]
@@ -26,9 +29,9 @@ def cli(*args):
 @pytest.mark.parametrize("args, expected", [
     (["--sparsity", "1.0"], "prune.target=1.0: sparsity must be in [0, 1)"),
     (["--sparsity", "-0.2"], "prune.target=-0.2: sparsity must be in [0, 1)"),
-    (["--recipe", "biggan"], "unknown recipe 'biggan'; valid: cyclegan, cyclegan-photos, dcgan-digits"),
+    (["--recipe", "biggan"], f"unknown recipe 'biggan'; valid: {', '.join(RECIPES.names())}"),
     (["--technique", "magic"], "unknown technique 'magic'; valid: "),
-    (["--granularity", "blocks"], "prune.granularity='blocks': valid: element, filter, kernel, nm, vector"),
+    (["--granularity", "blocks"], f"prune.granularity='blocks': valid: {', '.join(GRANULARITIES.names())}"),
     (["--set", "prune.colour=3"], "unknown config key 'prune.colour'; valid keys: "),
     (["--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
     (["--config", "no-such-config"], "shipped configs: "),

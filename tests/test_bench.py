@@ -7,10 +7,12 @@ import yaml
 from click.testing import CliRunner
 from torch import nn
 
-from gancompress.bench import BenchOptions, bench_models, count_macs, ratios, to_markdown
+from gancompress.bench import BenchOptions, bench_models, count_macs, layer_macs, ratios, to_markdown
 from gancompress.config import to_dict
+from gancompress.io import save_weights
+from gancompress.nets import example_inputs
 from gancompress.pruning import PruneConfig, Pruner
-from gancompress.training.checkpoint import save_weights
+from gancompress.recipes import RECIPES
 
 
 def test_mac_counts_golden():
@@ -21,6 +23,40 @@ def test_mac_counts_golden():
     assert count_macs(conv, inputs) == 8 * 16 * 16 * 3 * 9
     assert count_macs(nn.Sequential(conv, deconv), inputs) == 8 * 16 * 16 * 27 + 8 * 16 * 16 * 4 * 16
     assert count_macs(linear, ((torch.randn(4, 10),), {})) == 50
+
+
+@pytest.mark.parametrize("name", RECIPES.names())
+def test_mac_counts_agree_with_torch_pruning_where_conventions_agree(name, tiny_recipe):
+    """torch-pruning's counter adds bias additions and counts a transposed conv at every output position
+    (out_hw / in_hw times its multiplies: 4x at stride 2); with that accounted for, every layer agrees."""
+    import torch_pruning as tp
+
+    recipe = tiny_recipe(name)
+    gens = recipe.build_generators().eval()
+    inputs = example_inputs(recipe, gens)
+    for key, net in gens.items():
+        args, kwargs = inputs[key]
+        batch = args[0].shape[0]
+        _, _, tp_layers, _ = tp.utils.count_ops_and_params(net, args if len(args) > 1 else args[0], layer_wise=True)
+        ours = layer_macs(net, inputs[key])
+        modules = dict(net.named_modules())
+        sizes = {}  # module -> (input positions, output values) per sample
+
+        def record(module, args, out):
+            sizes.setdefault(module, (args[0][0, 0].numel(), out[0].numel()))
+
+        hooks = [modules[n].register_forward_hook(record) for n in ours]
+        with torch.no_grad():
+            net(*args, **kwargs)
+        for h in hooks:
+            h.remove()
+        for layer, macs in ours.items():
+            m = modules[layer]
+            in_hw, out_values = sizes[m]
+            expected = macs * (out_values // m.out_channels) // in_hw if isinstance(m, nn.ConvTranspose2d) else macs
+            bias = out_values if getattr(m, "bias", None) is not None else 0
+            assert tp_layers[m] == batch * (expected + bias), f"{name}/{key}: {layer}"
+        assert count_macs(net, inputs[key]) == sum(ours.values())
 
 
 def test_options_are_validated():

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gancompress.training.checkpoint import CheckpointError, load_training_state, save_training_state
+from gancompress.errors import CheckpointError
+from gancompress.training.checkpoint import load_training_state, save_training_state
 
 TINY = ["--set", "recipe_options.nz=8", "--set", "recipe_options.ngf=8", "--set", "recipe_options.ndf=8",
         "--set", "train.batch_size=16", "--set", "train.eval_samples=32", "--set", "train.log_every=1",

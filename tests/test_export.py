@@ -7,12 +7,12 @@ from torch import nn
 from gancompress.config import to_dict
 from gancompress.export.bundle import export_run, load_exported
 from gancompress.export.formats import check_onnx, export_onnx, load_weights, pack_bits, save_sparse, unpack_bits
-from gancompress.export.materialize import (channel_config, coupled_layers, materialize, resize_modules, run,
-                                            silence_dead_channels)
+from gancompress.export.materialize import channel_config, materialize, resize_modules, silence_dead_channels
+from gancompress.io import save_weights
+from gancompress.nets import example_inputs, run
 from gancompress.pruning import PruneConfig, Pruner, output_layers
+from gancompress.pruning.channel_graph import coupled_layers
 from gancompress.recipes import RECIPES
-from gancompress.recipes.base import example_inputs
-from gancompress.training.checkpoint import save_weights
 
 
 def randomise_affine(nets: nn.Module) -> None:

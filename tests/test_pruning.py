@@ -1,11 +1,13 @@
 """Golden values for every schedule and granularity, and the pruner's guarantees."""
 import copy
+import re
 
 import pytest
 import torch
 from torch import nn
 
-from gancompress.pruning import GRANULARITIES, SCHEDULES, PruneConfig, Pruner, count_sparsity, sparsity_at
+from gancompress.pruning import (CRITERIA, GRANULARITIES, SCHEDULES, PruneConfig, Pruner, count_sparsity,
+                                 criterion_choices, sparsity_at)
 from gancompress.pruning.config import AUTO_CRITERION
 
 
@@ -215,6 +217,21 @@ def test_auto_criterion_resolves_by_granularity(granularity, criterion, expected
     assert PruneConfig(granularity=granularity, criterion="auto").criterion_name == "l2"
 
 
+@pytest.mark.parametrize("criterion", CRITERIA.names())
+@pytest.mark.parametrize("granularity", GRANULARITIES.names())
+def test_every_criterion_prunes_every_granularity(criterion, granularity):
+    torch.manual_seed(0)
+    model = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(4, 8, 3), nn.BatchNorm2d(8), nn.ReLU(),
+                                              nn.ConvTranspose2d(8, 8, 3), nn.Conv2d(8, 4, 1))})
+    pruner = Pruner(model, PruneConfig(target=0.5, granularity=granularity, criterion=criterion, schedule="oneshot"),
+                    total_steps=10)
+    assert pruner.step(0) == 0.5
+    assert pruner.sparsity() == pytest.approx(0.5, abs=0.05)
+    for name, layer in pruner.layers.items():
+        assert (layer.weight[~pruner.masks[name]] == 0).all() and pruner.masks[name].any()
+
+
 def test_unknown_criterion_lists_auto():
-    with pytest.raises(ValueError, match="prune.criterion='size': valid: l2, magnitude, norm-scale, taylor, auto"):
+    assert criterion_choices() == CRITERIA.names() + ["auto"]
+    with pytest.raises(ValueError, match=re.escape(f"prune.criterion='size': valid: {', '.join(criterion_choices())}")):
         PruneConfig(criterion="size")

@@ -55,7 +55,7 @@ def test_per_set_metrics_and_ratios(tiny_recipe):
 def test_vgg_content_loss_from_torchvision_style_weights(tiny_recipe, tmp_path):
     from gancompress.recipes import get_recipe
     from gancompress.recipes.srgan import VGGFeatures
-    from gancompress.training.checkpoint import CheckpointError
+    from gancompress.errors import CheckpointError
 
     convs = [i for i, v in enumerate(_vgg_indices()) if v]
     state, cin, gen = {}, 3, torch.Generator().manual_seed(0)

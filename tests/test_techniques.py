@@ -37,6 +37,29 @@ def test_runs_checkpoints_and_prunes(name, tiny_recipe, tmp_path):
         assert torch.equal(a, b)
 
 
+def test_recipe_state_is_checkpointed(tiny_recipe, tmp_path):
+    """CycleGAN's image pools travel in the checkpoint, so a resumed run draws the fakes it would have."""
+    recipe = tiny_recipe("cyclegan-photos")
+    technique = get_technique("self-supervised", make_setup(recipe))
+    Trainer(recipe, technique, TrainConfig(steps=STEPS, batch_size=2, log_every=1), tmp_path,
+            torch.device("cpu")).run()
+    assert recipe.pools["A"].images and recipe.pools["B"].images  # the pools filled up during the run
+    fresh_recipe = tiny_recipe("cyclegan-photos")
+    load_checkpoint(get_technique("self-supervised", make_setup(fresh_recipe)), tmp_path / "checkpoint.pt")
+    for key, pool in recipe.pools.items():
+        assert len(fresh_recipe.pools[key].images) == len(pool.images)
+        assert torch.equal(torch.stack(pool.images), torch.stack(fresh_recipe.pools[key].images))
+
+
+@pytest.mark.parametrize("name", RECIPES.names())
+def test_recipes_without_state_checkpoint_none(name, tiny_recipe):
+    recipe = tiny_recipe(name)
+    assert bool(recipe.state_dict()) == hasattr(recipe, "pools")
+    if not recipe.state_dict():
+        with pytest.raises(ValueError, match="keeps no state"):
+            recipe.load_state_dict({"pool_A": {}})
+
+
 def test_consistency_golden_values():
     teacher = {"adv": torch.tensor([2.0, 2.0]), "fake": torch.tensor([1.0, 3.0])}
     student = {"adv": torch.tensor([1.0, 3.0]), "fake": torch.tensor([1.5, 1.5])}
@@ -143,8 +166,9 @@ def test_filter_pruning_keeps_output_channels_and_prunes_coupled_layers_alike(na
     """The layer that draws each generator's image keeps all its filters (no dead colour channel);
     layers tied by residual adds lose identical filters and dead channels emit nothing, so
     materialize removes them without changing the output."""
-    from gancompress.export.materialize import dead_filters, materialize
-    from gancompress.recipes.base import example_inputs
+    from gancompress.export.materialize import materialize
+    from gancompress.pruning.channel_graph import dead_filters
+    from gancompress.nets import example_inputs
 
     recipe = tiny_recipe(name)
     setup = make_setup(recipe)

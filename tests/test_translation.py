@@ -148,7 +148,8 @@ def test_load_networks_finds_reference_pth_files(tmp_path):
 
 
 def test_pickled_code_in_a_pth_is_refused(tmp_path):
-    from gancompress.training.checkpoint import CheckpointError, load_state_dict_file
+    from gancompress.errors import CheckpointError
+    from gancompress.io import load_state_dict_file
 
     torch.save({"x": nn.Linear(2, 2)}, tmp_path / "latest_net_G.pth")  # a module: needs full unpickling
     with pytest.raises(CheckpointError, match="weights-only"):
@@ -267,9 +268,9 @@ def test_unaligned_pairs_random_b_in_train_only(tmp_path):
 
 
 def test_photo_tasks_hold_out_the_right_fifth():
-    from gancompress.data.photo_tasks import HELD_OUT, RGB_PHOTOS, crop_table, edges_to_photo, scaled_photos
+    from gancompress.data.photo_tasks import HELD_OUT, TASK_COLOUR_PHOTOS, crop_table, edges_to_photo, scaled_photos
 
-    images = scaled_photos(RGB_PHOTOS, 32)
+    images = scaled_photos(TASK_COLOUR_PHOTOS, 32)
     for split in ("train", "test"):
         table = crop_table(images, 32, split, seed=0)
         for k, top, left, flip in table.tolist():

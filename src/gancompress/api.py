@@ -2,29 +2,27 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from gancompress.config import RunConfig, from_mapping, to_dict
+from gancompress.errors import CheckpointError
+from gancompress.io import save_networks, write_json  # noqa: F401  (write_json: part of the API)
+from gancompress.metrics.result import Metrics
 from gancompress.recipes import RECIPES, get_recipe
 from gancompress.recipes.base import EvalContext, Recipe
+from gancompress.recipes.weights import load_networks, load_student  # noqa: F401  (part of the API)
 from gancompress.report.grid import grid_image, labelled_panels, save_png
+from gancompress.rundir import STUDENT, TRAINED, RunDir
 from gancompress.techniques import TECHNIQUES, get_technique
 from gancompress.techniques.base import Setup
-from gancompress.training.checkpoint import (CheckpointError, atomic_write, load_into,
-                                             load_state_dict_file, save_weights)
 from gancompress.training.distributed import DistEnv, device_for, init_from_env
 from gancompress.training.trainer import Trainer
 
 ASSETS = Path(__file__).parent / "assets"
-RECIPE_FILE = "recipe.yaml"
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -37,48 +35,21 @@ def shipped_teacher(recipe_name: str) -> Path:
     return ASSETS / "teachers" / recipe_name
 
 
-# -- model directories: {net}.safetensors files plus recipe.yaml ---------------------------
-def save_networks(nets: nn.ModuleDict, out: Path, prefix: str = "") -> list[Path]:
-    return [save_weights(net, out / f"{prefix}{key}.safetensors") for key, net in nets.items()]
-
-
-def find_weights(directory: Path, key: str, recipe: Recipe) -> Path:
-    """The file holding network `key` in `directory`: ``{key}.safetensors`` or an alias."""
-    names = [f"{key}{s}" for s in WEIGHT_SUFFIXES] + list(getattr(recipe, "checkpoint_aliases", {}).get(key, ()))
-    for pattern in names:
-        hits = sorted(directory.glob(pattern))
-        if hits:
-            return hits[-1]
-    raise CheckpointError(f"no weights for network {key!r} in {str(directory)!r} (looked for: {', '.join(names)})")
-
-
-def load_networks(nets: nn.ModuleDict, directory: Path, recipe: Recipe, prefix: str = "") -> nn.ModuleDict:
-    for key, net in nets.items():
-        path = find_weights(directory, prefix + key, recipe)
-        load_into(net, load_state_dict_file(path), f"{path.name} ({key})")
-    return nets
-
-
+# -- teacher folders: {net} weight files plus recipe.yaml ---------------------------------
 def recipe_for(cfg: RunConfig, teacher_dir: Path | None) -> Recipe:
     """The run's recipe; options start from the teacher's recipe.yaml, then the config's."""
     options: dict = {}
-    if teacher_dir is not None and (teacher_dir / RECIPE_FILE).exists():
-        saved = yaml.safe_load((teacher_dir / RECIPE_FILE).read_text())
-        if saved.get("recipe") != cfg.recipe:
-            raise ValueError(f"teacher {str(teacher_dir)!r} was trained with recipe {saved.get('recipe')!r}, "
-                             f"not {cfg.recipe!r}")
-        options.update(saved.get("options", {}))
+    if teacher_dir is not None and RunDir(teacher_dir).has_recipe():
+        name, saved = RunDir(teacher_dir).recipe_spec()
+        if name != cfg.recipe:
+            raise ValueError(f"teacher {str(teacher_dir)!r} was trained with recipe {name!r}, not {cfg.recipe!r}")
+        options.update(saved)
     options.update(cfg.recipe_options)
     return get_recipe(cfg.recipe, options)
 
 
 def write_recipe_file(out: Path, cfg: RunConfig, recipe: Recipe) -> None:
-    data = {"recipe": cfg.recipe, "options": to_dict(recipe.opt)}
-    atomic_write(out / RECIPE_FILE, lambda tmp: Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False)))
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+    RunDir(out).write_recipe_spec(cfg.recipe, to_dict(recipe.opt))
 
 
 # -- evaluation ----------------------------------------------------------------------------
@@ -89,11 +60,11 @@ def feature_net_for(recipe: Recipe, inception: str | None):
 
 
 @torch.no_grad()
-def evaluate(recipe: Recipe, gens: nn.ModuleDict, feature_net, n_samples: int, device: torch.device) -> dict:
+def evaluate(recipe: Recipe, gens: nn.ModuleDict, feature_net, n_samples: int, device: torch.device) -> Metrics:
     was_training = gens.training
     gens.eval()
     try:
-        return recipe.evaluate(gens, EvalContext(feature_net, n_samples, device))
+        return Metrics(recipe.evaluate(gens, EvalContext(feature_net, n_samples, device)))
     finally:
         gens.train(was_training)
 
@@ -101,8 +72,7 @@ def evaluate(recipe: Recipe, gens: nn.ModuleDict, feature_net, n_samples: int, d
 def periodic_eval(recipe: Recipe, technique, feature_net, cfg: RunConfig, device: torch.device):
     """The trainer's ``on_eval`` hook: the numeric metrics of the generators being trained."""
     def on_eval(step: int) -> dict:
-        return {k: v for k, v in evaluate(recipe, technique.student, feature_net, cfg.train.eval_samples,
-                                          device).items() if isinstance(v, (int, float))}
+        return evaluate(recipe, technique.student, feature_net, cfg.train.eval_samples, device).numbers()
     return on_eval
 
 
@@ -128,13 +98,13 @@ def _distributed(device: torch.device) -> tuple[DistEnv, torch.device]:
 
 
 def _prepare_out(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv()) -> Path:
-    out = Path(cfg.out)
-    if not resume and (out / "checkpoint.pt").exists():
-        raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    run = RunDir(cfg.out)
+    if not resume and run.checkpoint.exists():
+        raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it or choose another --out")
+    run.path.mkdir(parents=True, exist_ok=True)
     if env.is_main:
-        atomic_write(out / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False)))
-    return out
+        run.write_config(to_dict(cfg))
+    return run.path
 
 
 def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher_dir: Path | None) -> Setup:
@@ -168,7 +138,7 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     write_recipe_file(out, cfg, recipe)
     metrics = {"recipe": cfg.recipe, "features": feats.description, "train_seconds": round(seconds, 1),
                "teacher": evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device)}
-    write_json(out / "metrics.json", metrics)
+    RunDir(out).write_metrics(metrics)
     sample_sheet(recipe, {"samples": technique.student}, out / "samples.png", device=device)
     return metrics
 
@@ -195,9 +165,9 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
         return {}
 
     student = technique.student
-    paths = save_networks(student, out, prefix="student_")
+    paths = save_networks(student, out, prefix=STUDENT)
     if technique.discriminators is not None:
-        save_networks(technique.discriminators, out, prefix="trained_")
+        save_networks(technique.discriminators, out, prefix=TRAINED)
     write_recipe_file(out, cfg, technique.student_recipe)  # the student's architecture (narrower for a small net)
     pruned = technique.pruner.masks.keys() if technique.pruner else ()
     sparsity = _saved_sparsity(paths, student, pruned)
@@ -209,30 +179,15 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
         "layers": technique.pruner.report() if technique.pruner else [],
     }
     metrics.update(quality_ratios(metrics["teacher"], metrics["student"]))
-    write_json(out / "metrics.json", metrics)
+    RunDir(out).write_metrics(metrics)
     sample_sheet(recipe, {"teacher (dense)": teacher_copy, f"student ({sparsity:.0%} sparse)": student},
                  out / "teacher_vs_student.png", device=device)
     return metrics
 
 
-RATIO_METRICS = ("fid", "psnr")  # and their per-direction / per-set variants, e.g. fid_A2B, psnr_set5
-
-
 def quality_ratios(teacher: dict, student: dict) -> dict[str, float]:
     """Student/teacher ratio of every FID- and PSNR-like metric: ``{"fid_ratio": ..., "fid_A2B_ratio": ...}``."""
-    return {f"{key}_ratio": student[key] / max(teacher[key], 1e-12)
-            for key in teacher if key.split("_")[0] in RATIO_METRICS and isinstance(teacher[key], (int, float))
-            and isinstance(student.get(key), (int, float))}
-
-
-def load_student(run_dir: str | Path) -> tuple[Recipe, nn.ModuleDict]:
-    """The recipe and the student generator(s) a `compress` run wrote to `run_dir`."""
-    run_dir = Path(run_dir)
-    if not (run_dir / RECIPE_FILE).exists():
-        raise CheckpointError(f"{str(run_dir)!r} has no {RECIPE_FILE}: not a compress run directory")
-    saved = yaml.safe_load((run_dir / RECIPE_FILE).read_text())
-    recipe = get_recipe(saved["recipe"], saved.get("options", {}))
-    return recipe, load_networks(recipe.build_generators(), run_dir, recipe, prefix="student_").eval()
+    return Metrics(student).ratios_to(teacher)
 
 
 def teacher_dir_for(cfg: RunConfig) -> Path:

@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gancompress.export.materialize import Inputs, materialize, run
-from gancompress.recipes.base import example_inputs
+from gancompress.export.materialize import materialize
+from gancompress.nets import Inputs, example_inputs, run
+from gancompress.rundir import RunDir
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -48,20 +49,28 @@ def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def count_macs(net: nn.Module, inputs: Inputs) -> int:
-    """Multiply-accumulates of one forward pass per sample, counted in Conv2d/ConvTranspose2d/Linear."""
-    total = [0]
+def layer_macs(net: nn.Module, inputs: Inputs) -> dict[str, int]:
+    """Multiply-accumulates of one forward pass per sample, per Conv2d / ConvTranspose2d / Linear layer.
+
+    Counted here rather than with ``torch_pruning.utils.count_ops_and_params``: that counter
+    counts a transposed convolution at every output position (stride**2 times the multiplies
+    it really does at stride > 1), adds bias additions and norm / activation operations;
+    ``tests/test_bench.py`` checks the two agree wherever their conventions do.
+    """
+    names = {m: n for n, m in net.named_modules()}
+    counts: dict[str, int] = {}
 
     def hook(module, args, out):
         x = args[0]
         if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
             taps = module.kernel_size[0] * module.kernel_size[1] // module.groups
             if module.transposed:  # every input element meets out/groups * k*k weights
-                total[0] += x.numel() * module.out_channels * taps
+                macs = x.numel() * module.out_channels * taps
             else:
-                total[0] += out.numel() * module.in_channels * taps
+                macs = out.numel() * module.in_channels * taps
         else:
-            total[0] += out.numel() * module.in_features
+            macs = out.numel() * module.in_features
+        counts[names[module]] = counts.get(names[module], 0) + macs
 
     hooks = [m.register_forward_hook(hook) for m in net.modules()
              if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
@@ -72,13 +81,18 @@ def count_macs(net: nn.Module, inputs: Inputs) -> int:
         for h in hooks:
             h.remove()
     batch = next(a for a in inputs[0] if torch.is_tensor(a)).shape[0]
-    return total[0] // batch
+    return {name: macs // batch for name, macs in counts.items()}
+
+
+def count_macs(net: nn.Module, inputs: Inputs) -> int:
+    """Multiply-accumulates of one forward pass per sample, over all Conv2d/ConvTranspose2d/Linear layers."""
+    return sum(layer_macs(net, inputs).values())
 
 
 def file_bytes(net: nn.Module, sparse: bool = False) -> int:
     """Size of `net`'s weights as a dense (or compact sparse) safetensors file."""
     from gancompress.export.formats import save_sparse
-    from gancompress.training.checkpoint import save_weights
+    from gancompress.io import save_weights
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "w.safetensors"
@@ -180,16 +194,13 @@ def load_pair(student_run: str | Path, teacher_dir: str | Path | None = None):
     """
     import dataclasses
 
-    import yaml
-
     from gancompress import api
     from gancompress.config import load_config
 
-    student_run = Path(student_run)
-    recipe, student = api.load_student(student_run)
-    name = yaml.safe_load((student_run / api.RECIPE_FILE).read_text())["recipe"]
-    saved_cfg = student_run / "config.yaml"
-    cfg = load_config(saved_cfg if saved_cfg.exists() else None, [f"recipe={name}"])
+    run = RunDir(student_run)
+    recipe, student = api.load_student(run.path)
+    name, _ = run.recipe_spec()
+    cfg = load_config(run.config_file if run.config_file.exists() else None, [f"recipe={name}"])
     if teacher_dir is not None:
         cfg = dataclasses.replace(cfg, teacher=str(teacher_dir))
     _, teacher = api.load_teacher(cfg)

@@ -1,45 +1,15 @@
 """Command-line interface: a thin layer over `gancompress.api`."""
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from gancompress.registry import UnknownNameError
-
-USER_ERRORS: tuple[type[BaseException], ...] = (UnknownNameError, ValueError, FileExistsError, FileNotFoundError)
-
-
-def user_errors(fn):
-    """Turn expected failures (bad config, missing file, corrupt checkpoint) into one clear line."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from gancompress.training.checkpoint import CheckpointError
-        from gancompress.training.trainer import NonFiniteLossError
-
-        try:
-            return fn(*args, **kwargs)
-        except (*USER_ERRORS, CheckpointError, NonFiniteLossError) as err:
-            raise click.ClickException(str(err)) from None
-
-    return wrapper
-
-
-def _overrides(pairs: dict[str, object], extra: tuple[str, ...]) -> list[str]:
-    return [f"{k}={v}" for k, v in pairs.items() if v is not None] + list(extra)
-
-
-def _first_line(obj) -> str:
-    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
-
-
-def _set_option(fn):
-    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-                        help="Any config key, dotted (e.g. prune.every=10); repeatable.")(fn)
+from gancompress.cli_common import (first_line, granularity_names, listing_option, overrides, schedule_names,
+                                    set_option, table1_ids, technique_names, user_errors)
+from gancompress.cli_deploy import bench, export
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,18 +21,19 @@ def main() -> None:
 @main.command("list")
 def list_cmd() -> None:
     """Print the registered recipes, techniques and pruning choices."""
-    from gancompress.pruning import CRITERIA, GRANULARITIES, SCHEDULES
+    from gancompress.pruning import GRANULARITIES, SCHEDULES, criterion_choices
     from gancompress.recipes import RECIPES
     from gancompress.techniques import TECHNIQUES
 
     click.echo("recipes:")
     for name in RECIPES:
-        click.echo(f"  {name:<22} {_first_line(RECIPES.get(name))}")
+        click.echo(f"  {name:<22} {first_line(RECIPES.get(name))}")
     click.echo("techniques:")
     for name in TECHNIQUES:
-        click.echo(f"  {name:<22} {_first_line(TECHNIQUES.get(name))}")
-    for title, reg in (("granularities", GRANULARITIES), ("criteria", CRITERIA), ("schedules", SCHEDULES)):
-        click.echo(f"{title}: {', '.join(reg.names())}")
+        click.echo(f"  {name:<22} {first_line(TECHNIQUES.get(name))}")
+    for title, names in (("granularities", GRANULARITIES.names()), ("criteria", criterion_choices()),
+                         ("schedules", SCHEDULES.names())):
+        click.echo(f"{title}: {', '.join(names)}")
     from gancompress.config import shipped_configs
 
     click.echo(f"configs: {', '.join(shipped_configs())}")
@@ -77,14 +48,14 @@ def list_cmd() -> None:
 @click.option("--seed", type=int)
 @click.option("--out", help="Output directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@_set_option
+@set_option
 @user_errors
 def train(config_path, recipe, steps, batch_size, seed, out, resume, sets) -> None:
     """Train a dense teacher (G and D) for a recipe."""
     from gancompress import api
     from gancompress.config import load_config
 
-    cfg = load_config(config_path, _overrides({"recipe": recipe, "train.steps": steps, "train.batch_size": batch_size,
+    cfg = load_config(config_path, overrides({"recipe": recipe, "train.steps": steps, "train.batch_size": batch_size,
                                                "train.seed": seed, "out": out}, sets))
     metrics = api.train(cfg, resume=resume)
     if metrics:  # empty on torchrun ranks other than 0
@@ -97,17 +68,17 @@ def train(config_path, recipe, steps, batch_size, seed, out, resume, sets) -> No
               help="YAML config file, or the name of a shipped one (see `gancompress list`).")
 @click.option("--recipe", help="Recipe name (see `gancompress list`).")
 @click.option("--teacher", help="Teacher directory ({G,D}.safetensors + recipe.yaml); default: the shipped one.")
-@click.option("--technique", help="Technique name (default self-supervised).")
-@click.option("--granularity", help="element | vector | kernel | filter | nm.")
+@listing_option("--technique", names=technique_names, help="{names} (default self-supervised).")
+@listing_option("--granularity", names=granularity_names, help="{names}.")
 @click.option("--sparsity", type=float, help="Target sparsity in [0, 1).")
-@click.option("--schedule", help="agp | linear | oneshot.")
+@listing_option("--schedule", names=schedule_names, help="{names}.")
 @click.option("--steps", type=int, help="Compression steps.")
 @click.option("--lambda", "lambda_dc", type=float, help="Weight of L_DC (default 0.5).")
 @click.option("--seed", type=int)
 @click.option("--inception", help="Inception TorchScript weights for standard FID.")
 @click.option("--out", help="Output directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@_set_option
+@set_option
 @user_errors
 def compress(config_path, recipe, teacher, technique, granularity, sparsity, schedule, steps, lambda_dc, seed,
              inception, out, resume, sets) -> None:
@@ -116,7 +87,7 @@ def compress(config_path, recipe, teacher, technique, granularity, sparsity, sch
     from gancompress.config import RunConfig, default_config_for, load_config
 
     config_path = config_path or default_config_for(recipe or RunConfig.recipe)
-    cfg = load_config(config_path, _overrides({
+    cfg = load_config(config_path, overrides({
         "recipe": recipe, "teacher": teacher, "technique": technique, "prune.granularity": granularity,
         "prune.target": sparsity, "prune.schedule": schedule, "train.steps": steps,
         "technique_options.lambda_dc": lambda_dc, "train.seed": seed, "inception": inception, "out": out}, sets))
@@ -135,9 +106,9 @@ def demo(out) -> None:
 
 @main.command()
 @click.option("--recipe", help="Recipe name (default: the config's).")
-@click.option("--techniques", help="Comma list of Table 1 ids, e.g. a,b,d,e (default: all, a-n).")
+@listing_option("--techniques", names=table1_ids, sep=",", help="Comma list of Table 1 ids, from {names} (default: all).")
 @click.option("--sparsity", type=float, help="Target sparsity (default 0.5).")
-@click.option("--granularity", help="element | vector | kernel | filter | nm.")
+@listing_option("--granularity", names=granularity_names, help="{names}.")
 @click.option("--steps", type=int, help="Steps per technique (default: the recipe's config).")
 @click.option("--teacher", help="Teacher directory; default: the shipped one.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
@@ -145,7 +116,7 @@ def demo(out) -> None:
 @click.option("--seed", type=int)
 @click.option("--inception", help="Inception TorchScript weights for standard FID.")
 @click.option("--out", default="runs/compare", show_default=True, help="Output directory.")
-@_set_option
+@set_option
 @user_errors
 def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_path, seed, inception, out, sets) -> None:
     """Table 1: compress with each technique (same budget, seed, inputs) and compare."""
@@ -155,7 +126,7 @@ def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_pa
 
     rows = rows_for(techniques)  # unknown ids fail before any work
     config_path = config_path or default_config_for(recipe or RunConfig.recipe)
-    cfg = load_config(config_path, _overrides({
+    cfg = load_config(config_path, overrides({
         "recipe": recipe, "teacher": teacher, "prune.target": sparsity if sparsity is not None else 0.5,
         "prune.granularity": granularity, "train.steps": steps, "train.seed": seed, "inception": inception,
         "train.eval_every": 0}, sets))
@@ -182,7 +153,9 @@ def _print_summary(metrics: dict, out: str) -> None:
         return
     t, s = metrics["teacher"], metrics["student"]
     click.echo(f"features: {metrics['features']}")
-    keys = [k for k in t if isinstance(t[k], (int, float))]
+    from gancompress.metrics.result import Metrics
+
+    keys = list(Metrics(t).numbers())
     click.echo(f"{'metric':<16}{'teacher':>12}{'student':>12}")
     for k in keys:
         click.echo(f"{k:<16}{t[k]:>12.4g}{s.get(k, float('nan')):>12.4g}")
@@ -191,8 +164,6 @@ def _print_summary(metrics: dict, out: str) -> None:
         click.echo(f"FID ratio student/teacher: {metrics['fid_ratio']:.3f}")
     click.echo(f"written to {out}/ (metrics.json, student_*.safetensors, teacher_vs_student.png)")
 
-
-from gancompress.cli_deploy import bench, export  # noqa: E402  (deployment commands)
 
 main.add_command(export)
 main.add_command(bench)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from gancompress.cli import user_errors
+from gancompress.cli_common import user_errors
 
 
 @click.command()

@@ -8,7 +8,6 @@ samples per technique on the same inputs (``out/compare.png``).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ import torch
 from tqdm.auto import tqdm
 
 from gancompress.config import RunConfig
+from gancompress.metrics.result import Metrics
+from gancompress.rundir import RunDir
 from gancompress.techniques.table1 import Row
 
 # A qualitative flag from the numbers, relative to the dense teacher (row a):
@@ -65,8 +66,8 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict
             panels[row.id] = (recipe, teacher.cpu())
             continue
         run_dir = out / row.id
-        if (run_dir / "metrics.json").exists():
-            metrics = json.loads((run_dir / "metrics.json").read_text())
+        if RunDir(run_dir).is_finished():
+            metrics = RunDir(run_dir).metrics()
         else:
             # the base config's options tune its own technique (the method's, for the shipped configs)
             options = {**base.technique_options, **row.options} if row.technique == base.technique else row.options
@@ -79,14 +80,14 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict
         panels[row.id] = load_student(run_dir)
     for entry in results.values():
         entry["flag"] = qualitative_flag(entry, dense)
-    write_json(out / "compare.json", results)
+    write_json(out / RunDir.COMPARE, results)
     (out / "compare.md").write_text(compare_table(results, base) + "\n")
     picture_sheet(panels, {k: f"({k}) FID {v['fid']:.4g}" for k, v in results.items()}, out / "compare.png")
     return results
 
 
 def _numbers(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return Metrics(metrics).numbers()
 
 
 def compare_table(results: dict[str, dict], base: RunConfig) -> str:

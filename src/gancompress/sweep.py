@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from gancompress.config import RunConfig
+from gancompress.rundir import RunDir
 
 
 def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[float], out: str | Path,
@@ -27,8 +28,8 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
         scope = (scopes or {}).get(gran, base.prune.scope)
         for target in sparsities:
             run_dir = out / f"{gran}-{round(target * 100):02d}"
-            if (run_dir / "metrics.json").exists():
-                metrics = json.loads((run_dir / "metrics.json").read_text())
+            if RunDir(run_dir).is_finished():
+                metrics = RunDir(run_dir).metrics()
             else:
                 cfg = replace(base, out=str(run_dir),
                               prune=replace(base.prune, granularity=gran, target=target, scope=scope))
@@ -38,7 +39,7 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
                          "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
                          "student": metrics["student"], "fid_ratio": metrics.get("fid_ratio"),
                          "features": metrics["features"]})
-    (out / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / RunDir.SWEEP).write_text(json.dumps(rows, indent=2) + "\n")
     return rows
 
 

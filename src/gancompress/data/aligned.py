@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gancompress.data.images import CHANNELS, DataError, list_images, read_image, resize
+from gancompress.seeds import item_rng
 
 PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 DIRECTIONS = ("AtoB", "BtoA")
@@ -63,10 +64,6 @@ class Transform:
         if self.flip and rng is not None and bool(torch.rand((), generator=rng) < 0.5):
             images = [x.flip(-1) for x in images]
         return images
-
-
-def item_rng(seed: int, index: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
 def read_as(path: str | Path, channels: int) -> torch.Tensor:

@@ -26,8 +26,9 @@ from gancompress.data.aligned import to_channels
 from gancompress.data.bundled import bundled_photo
 from gancompress.data.images import resize
 
-RGB_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "china", "flower")
-GREY_PHOTOS = ("camera", "coins", "moon", "clock", "brick", "grass", "gravel")
+# the photos of the built-in translation tasks (pix2pix edges -> photo, CycleGAN colour <-> grey)
+TASK_COLOUR_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "china", "flower")
+TASK_GREY_PHOTOS = ("camera", "coins", "moon", "clock", "brick", "grass", "gravel")
 SCALES = (3, 4, 5)  # short side of a photo = scale * crop size
 HELD_OUT = 0.2
 N_CROPS = {"train": 4096, "test": 1000}
@@ -107,14 +108,14 @@ class Unpaired(Dataset):
 
 def edges_to_photo(split: str, size: int = 64, direction: str = "AtoB") -> Dataset:
     """(edge map (1, size, size), photo (3, size, size)) pairs; BtoA swaps them."""
-    data = PhotoCrops(scaled_photos(RGB_PHOTOS, size, with_edges=True), size, split, seed=0, split_at=1)
+    data = PhotoCrops(scaled_photos(TASK_COLOUR_PHOTOS, size, with_edges=True), size, split, seed=0, split_at=1)
     return data if direction == "AtoB" else _Swapped(data)
 
 
 def colour_and_grey(split: str, size: int = 64) -> Dataset:
     """(colour crop, black-and-white crop) items, both (3, size, size), unpaired."""
-    return Unpaired(PhotoCrops(scaled_photos(RGB_PHOTOS, size), size, split, seed=1),
-                    PhotoCrops(scaled_photos(GREY_PHOTOS, size), size, split, seed=2))
+    return Unpaired(PhotoCrops(scaled_photos(TASK_COLOUR_PHOTOS, size), size, split, seed=1),
+                    PhotoCrops(scaled_photos(TASK_GREY_PHOTOS, size), size, split, seed=2))
 
 
 class _Swapped(Dataset):

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from gancompress.data.bundled import bundled_photo
 from gancompress.data.images import DataError, list_images, read_image
+from gancompress.seeds import item_rng
 
 TRAIN_PHOTOS = ("astronaut", "rocket", "motorcycle_left", "hubble_deep_field", "ihc", "retina", "china")
 TEST_PHOTOS = ("chelsea", "coffee", "flower")
@@ -75,7 +76,7 @@ class HRCrops(Dataset):
         h, w = img.shape[-2:]
         if min(h, w) < self.hr_crop:
             raise DataError(f"image {i % len(self.images)} is {h}x{w}, smaller than hr_crop={self.hr_crop}")
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        g = item_rng(self.seed, i)
         y = int(torch.randint(0, h - self.hr_crop + 1, (1,), generator=g))
         x = int(torch.randint(0, w - self.hr_crop + 1, (1,), generator=g))
         hr = img[:, y:y + self.hr_crop, x:x + self.hr_crop]

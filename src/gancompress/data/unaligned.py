@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from gancompress.data.aligned import Transform, item_rng, read_as
+from gancompress.data.aligned import Transform, read_as
 from gancompress.data.images import list_images
+from gancompress.seeds import item_rng
 
 
 class UnalignedDataset(Dataset):

@@ -14,70 +14,62 @@ from pathlib import Path
 
 from torch import nn
 
+from gancompress.errors import CheckpointError
 from gancompress.export.formats import check_onnx, export_onnx, load_weights, save_sparse
 from gancompress.export.materialize import channel_config, materialize, resize_modules
-from gancompress.recipes.base import example_inputs
-from gancompress.training.checkpoint import CheckpointError, load_into, save_weights
+from gancompress.io import load_into, save_weights, write_json
+from gancompress.nets import example_inputs
+from gancompress.recipes.weights import load_student, recipe_of
+from gancompress.rundir import RunDir
 
 FORMATS = ("safetensors", "sparse", "onnx")
-EXPORT_FILE = "export.json"
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("safetensors",),
                materialize_channels: bool = False, onnx_atol: float = 1e-4) -> dict:
     """Export the student generator(s) of `run_dir` into `out` (default ``RUN_DIR/export``)."""
-    from gancompress.api import RECIPE_FILE, load_student, write_json
-
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise ValueError(f"export format {bad or formats!r}: valid: {', '.join(FORMATS)}")
-    run_dir = Path(run_dir)
-    out = Path(out) if out else run_dir / "export"
-    recipe, gens = load_student(run_dir)
+    run = RunDir(run_dir)
+    target = RunDir(out) if out else run.export_dir()
+    recipe, gens = load_student(run.path)
     inputs = example_inputs(recipe, gens)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run_dir / RECIPE_FILE, out / RECIPE_FILE)
+    target.path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run.recipe_file, target.recipe_file)
     summary: dict = {"run": str(run_dir), "materialized": materialize_channels, "networks": {}}
     for key, net in gens.items():
         info: dict = {}
         if materialize_channels:
             m = materialize(net, inputs[key])
             net = m.net
-            write_json(out / f"student_{key}.channels.json", channel_config(net))
+            write_json(target.student_file(key, ".channels.json"), channel_config(net))
             info.update(removed_channels=m.removed, max_output_change=m.deviation,
                         params_before=m.params_before, params_after=m.params_after)
         files = {}
         if "safetensors" in formats:
-            files["safetensors"] = save_weights(net, out / f"student_{key}.safetensors")
+            files["safetensors"] = save_weights(net, target.student_file(key))
         if "sparse" in formats:
-            files["sparse"] = save_sparse(net.state_dict(), out / f"student_{key}.sparse.safetensors")
+            files["sparse"] = save_sparse(net.state_dict(), target.student_file(key, ".sparse.safetensors"))
         if "onnx" in formats:
-            files["onnx"] = export_onnx(net, inputs[key], out / f"student_{key}.onnx")
+            files["onnx"] = export_onnx(net, inputs[key], target.student_file(key, ".onnx"))
             info["onnx_max_abs_diff"] = check_onnx(files["onnx"], net, inputs[key], atol=onnx_atol)
         info["files"] = {fmt: {"path": p.name, "bytes": p.stat().st_size} for fmt, p in files.items()}
         summary["networks"][key] = info
-    write_json(out / EXPORT_FILE, summary)
+    write_json(target / RunDir.EXPORT, summary)
     return summary
 
 
 def load_exported(directory: str | Path, prefer: str = "safetensors") -> tuple[object, nn.ModuleDict]:
     """The recipe and generators of an export directory (materialized or not; dense or sparse weights)."""
-    import yaml
-
-    from gancompress.api import RECIPE_FILE
-    from gancompress.recipes import get_recipe
-
-    directory = Path(directory)
-    if not (directory / RECIPE_FILE).exists():
-        raise CheckpointError(f"{str(directory)!r} has no {RECIPE_FILE}: not an export directory")
-    saved = yaml.safe_load((directory / RECIPE_FILE).read_text())
-    recipe = get_recipe(saved["recipe"], saved.get("options", {}))
+    export = RunDir(directory)
+    recipe = recipe_of(export, "an export")
     gens = recipe.build_generators()
     for key, net in gens.items():
-        channels = directory / f"student_{key}.channels.json"
+        channels = export.student_file(key, ".channels.json")
         if channels.exists():
             resize_modules(net, json.loads(channels.read_text()))
-        candidates = [directory / f"student_{key}.safetensors", directory / f"student_{key}.sparse.safetensors"]
+        candidates = [export.student_file(key), export.student_file(key, ".sparse.safetensors")]
         if prefer == "sparse":
             candidates.reverse()
         path = next((p for p in candidates if p.exists()), None)

@@ -19,8 +19,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from gancompress.export.materialize import Inputs
-from gancompress.training.checkpoint import CheckpointError, atomic_write
+from gancompress.nets import Inputs
+from gancompress.errors import CheckpointError
+from gancompress.io import atomic_write
 
 SPARSE_FORMAT = "gancompress-sparse-v1"
 _BITS = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.uint8)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancompress.export.materialize import Inputs, run
+from gancompress.nets import Inputs, run
 
 
 def is_2to4(matrix: torch.Tensor) -> bool:

@@ -27,9 +27,10 @@ from gancompress.data.bundled import bundled_photo
 from gancompress.metrics.asset_training import save_asset
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "feature_nets" / "photo_patches.safetensors"
-RGB_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
-              "retina", "motorcycle_left", "china", "flower")
-GREY_PHOTOS = ("camera", "coins", "moon", "page", "text", "brick", "grass", "gravel", "clock", "cell")
+# the photos the feature network is trained on (more than any task uses, and grey ones in colour layout)
+FEATURE_RGB_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
+                      "retina", "motorcycle_left", "china", "flower")
+FEATURE_GREY_PHOTOS = ("camera", "coins", "moon", "page", "text", "brick", "grass", "gravel", "clock", "cell")
 CORRUPTIONS = ("none", "blur", "noise", "colour", "blocks", "checker")
 HELD_OUT = 0.2  # the right-most fifth of every photo is never trained on
 
@@ -55,7 +56,7 @@ class PhotoPatchNet(nn.Module):
         )
         self.layout = nn.AdaptiveAvgPool2d(2)  # (N, 128, 2, 2): coarse spatial layout at any size
         self.project = nn.Linear(128 * 4 + 128, self.num_features)  # layout + per-channel spread
-        n_photos = len(RGB_PHOTOS + GREY_PHOTOS)
+        n_photos = len(FEATURE_RGB_PHOTOS + FEATURE_GREY_PHOTOS)
         self.photo_head = nn.Sequential(nn.ReLU(), nn.Dropout(0.2), nn.Linear(self.num_features, n_photos))
         self.corruption_head = nn.Sequential(nn.ReLU(), nn.Dropout(0.2), nn.Linear(self.num_features, len(CORRUPTIONS)))
 
@@ -83,7 +84,7 @@ class PhotoPatchNet(nn.Module):
 @functools.lru_cache(maxsize=1)
 def load_photos() -> tuple[torch.Tensor, ...]:
     """The 20 bundled photos as (3, H, W) tensors in [-1, 1] (grey ones repeated to RGB), no download."""
-    return tuple(bundled_photo(name).expand(3, -1, -1).contiguous() for name in RGB_PHOTOS + GREY_PHOTOS)
+    return tuple(bundled_photo(name).expand(3, -1, -1).contiguous() for name in FEATURE_RGB_PHOTOS + FEATURE_GREY_PHOTOS)
 
 
 def random_crops(n: int, size: int, split: str, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

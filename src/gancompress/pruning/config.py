@@ -11,6 +11,13 @@ LAYER_KINDS = ("conv", "deconv", "linear")
 AUTO_CRITERION: dict[str, str] = {}
 
 
+def criterion_choices() -> list[str]:
+    """Every valid ``prune.criterion``: the registered criteria, then ``auto``."""
+    from gancompress.pruning.criteria import CRITERIA
+
+    return CRITERIA.names() + ["auto"]
+
+
 @dataclass(frozen=True)
 class PruneConfig:
     """Pruning = granularity x criterion x schedule x scope.
@@ -38,7 +45,6 @@ class PruneConfig:
     skip_first_last: bool = False
 
     def __post_init__(self) -> None:
-        from gancompress.pruning.criteria import CRITERIA
         from gancompress.pruning.granularity import GRANULARITIES
         from gancompress.pruning.schedules import SCHEDULES
 
@@ -53,8 +59,8 @@ class PruneConfig:
         check(self.every >= 1, "every", "must be >= 1")
         check(self.m >= 1 and 0 < self.n <= self.m, "n", f"need 0 < n <= m (m={self.m})")
         check(self.scope in ("layer", "global"), "scope", "valid: layer, global")
-        for key, registry in (("granularity", GRANULARITIES), ("criterion", CRITERIA), ("schedule", SCHEDULES)):
-            valid = registry.names() + (["auto"] if key == "criterion" else [])
+        for key, valid in (("granularity", GRANULARITIES.names()), ("criterion", criterion_choices()),
+                           ("schedule", SCHEDULES.names())):
             check(getattr(self, key) in valid, key, f"valid: {', '.join(valid)}")
         bad = [k for k in self.layers if k not in LAYER_KINDS]
         check(not bad and len(self.layers) > 0, "layers", f"valid kinds: {', '.join(LAYER_KINDS)}")
@@ -68,4 +74,7 @@ class PruneConfig:
 
     @property
     def final_sparsity(self) -> float:
-        return 1.0 - self.n / self.m if self.granularity == "nm" else self.target
+        """The zero fraction the run ends at (``target``, or what the granularity's pattern fixes)."""
+        from gancompress.pruning.granularity import GRANULARITIES
+
+        return GRANULARITIES.get(self.granularity).sparsity(self)

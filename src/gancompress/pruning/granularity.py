@@ -2,13 +2,19 @@
 
 Every weight is viewed in one canonical layout, (out, in, kH, kW):
 Conv2d is already so, ConvTranspose2d stores (in, out, kH, kW) and is transposed,
-Linear (out, in) becomes (out, in, 1, 1). A granularity scores groups in that
-layout (the mean element score of the group) and expands a group mask back.
+Linear (out, in) becomes (out, in, 1, 1). Two kinds share one interface
+(``pattern``, ``whole_channels``, ``sparsity(cfg)``):
+
+- a ranked `Granularity` scores groups in that layout (the mean element score of the
+  group), the pruner ranks them along the schedule, and ``expand`` turns kept groups
+  back into a mask;
+- a fixed `NMPattern` (``pattern = True``) keeps a pattern of its own (``keep``), reached
+  at once when the schedule begins.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -50,6 +56,16 @@ class Granularity:
     name: str
     reduce_dims: tuple[int, ...]
     doc: str
+    pattern: ClassVar[bool] = False
+
+    def sparsity(self, cfg: Any) -> float:
+        """The zero fraction a run with `cfg` (a PruneConfig) ends at: its target."""
+        return cfg.target
+
+    @property
+    def whole_channels(self) -> bool:
+        """Groups are whole output channels: they can be removed for real (``export --materialize``)."""
+        return self.reduce_dims == (1, 2, 3)
 
     def group_scores(self, canon: torch.Tensor) -> torch.Tensor:
         return canon.mean(dim=self.reduce_dims) if self.reduce_dims else canon
@@ -67,7 +83,7 @@ class Granularity:
         return group_keep.reshape(view).expand(canon_shape)
 
 
-GRANULARITIES: Registry[Granularity | Callable] = Registry("granularity")
+GRANULARITIES: Registry["Granularity | NMPattern"] = Registry("granularity")
 for _g in (
     Granularity("element", (), "single weights"),
     Granularity("vector", (3,), "1-D rows of a kernel (kW weights)"),
@@ -95,4 +111,20 @@ def nm_keep(canon_scores: torch.Tensor, n: int, m: int) -> torch.Tensor:
     return keep.permute(0, 3, 1, 2).contiguous()
 
 
-GRANULARITIES.register("nm", nm_keep)
+@dataclass(frozen=True)
+class NMPattern:
+    """N:M: the `n` highest of every `m` consecutive input channels kept, a fixed 1 - n/m sparsity."""
+
+    name: str = "nm"
+    doc: str = "n of every m consecutive input-channel weights (cfg.n, cfg.m)"
+    pattern: ClassVar[bool] = True
+    whole_channels: ClassVar[bool] = False
+
+    def sparsity(self, cfg: Any) -> float:
+        return 1.0 - cfg.n / cfg.m
+
+    def keep(self, canon_scores: torch.Tensor, cfg: Any) -> torch.Tensor:
+        return nm_keep(canon_scores, cfg.n, cfg.m)
+
+
+GRANULARITIES.register("nm", NMPattern())

@@ -9,9 +9,9 @@ from torch import nn
 
 from gancompress.pruning.config import PruneConfig
 from gancompress.pruning.criteria import CRITERIA, score
-from gancompress.pruning.granularity import GRANULARITIES, from_canonical, layer_kind, nm_keep, to_canonical
+from gancompress.pruning.granularity import GRANULARITIES, from_canonical, layer_kind, to_canonical
 from gancompress.pruning.schedules import sparsity_at
-from gancompress.recipes.base import Inputs, run
+from gancompress.nets import Inputs, run
 
 
 def select_layers(model: nn.Module, cfg: PruneConfig) -> dict[str, nn.Module]:
@@ -101,12 +101,13 @@ class Pruner:
                  couple: Iterable[Iterable[str]] = (),
                  silence: Callable[[], list[tuple[torch.Tensor, list[int]]]] | None = None):
         self.cfg = cfg
+        self.granularity = GRANULARITIES.get(cfg.granularity)
         self.total_steps = total_steps
         self.model = model  # context-aware criteria (norm-scale) look at neighbouring layers
         self.layers = select_layers(model, cfg)
         self.kinds = {name: layer_kind(m) for name, m in self.layers.items()}
         self.masks = {name: torch.ones_like(m.weight, dtype=torch.bool) for name, m in self.layers.items()}
-        filters = cfg.granularity == "filter"
+        filters = self.granularity.whole_channels
         self.keep_filters = set(keep_filters) & set(self.layers) if filters else set()
         free = set(self.layers) - self.keep_filters
         self.couple = [tuple(g) for g in couple if len(set(g)) > 1 and set(g) <= free] if filters else []
@@ -117,7 +118,7 @@ class Pruner:
     # -- schedule ---------------------------------------------------------------
     def scheduled(self, step: int) -> float:
         c = self.cfg
-        if c.granularity == "nm":  # a fixed pattern, applied at `begin`
+        if self.granularity.pattern:  # a fixed pattern, applied at `begin`
             return c.final_sparsity if step >= c.begin * self.total_steps else 0.0
         return sparsity_at(c.schedule, step, self.total_steps, c.initial, c.target, c.begin, c.end)
 
@@ -139,8 +140,8 @@ class Pruner:
         for name, module in self.layers.items():
             s = score(score_fn, name, module, self.model).float().masked_fill(~self.masks[name], float("-inf"))
             canon[name] = to_canonical(s, self.kinds[name])
-        if c.granularity == "nm":
-            keep = {name: nm_keep(s, c.n, c.m) & to_canonical(self.masks[name], self.kinds[name])
+        if self.granularity.pattern:
+            keep = {name: self.granularity.keep(s, c) & to_canonical(self.masks[name], self.kinds[name])
                     for name, s in canon.items()}
         else:
             keep = self._ranked_keep(canon, level)
@@ -156,7 +157,7 @@ class Pruner:
         self._zero_silenced()
 
     def _ranked_keep(self, canon: dict[str, torch.Tensor], level: float) -> dict[str, torch.Tensor]:
-        gran = GRANULARITIES.get(self.cfg.granularity)
+        gran = self.granularity
         tied = {n for g in self.couple for n in g}
         units = self.couple + [(n,) for n in canon if n not in self.keep_filters and n not in tied]
         # a unit (one layer, or a coupled group) is ranked as one layer: mean group scores, summed sizes
@@ -172,6 +173,11 @@ class Pruner:
         else:
             prune = {u: _lowest_groups(g, sizes[u], level * float(sizes[u].sum())) for u, g in groups.items()}
         return {n: gran.expand(~prune[u], canon[n].shape) for u in units for n in u}
+
+    def reset_masks(self) -> None:
+        """Keep every weight again (the next `prune_now` ranks all of them, not only the survivors)."""
+        for mask in self.masks.values():
+            mask.fill_(True)
 
     @torch.no_grad()
     def apply_masks(self) -> None:
@@ -239,16 +245,3 @@ class Pruner:
             rows.append({"layer": name, "kind": self.kinds[name], "shape": list(w.shape), "params": w.numel(),
                          "nonzero": nonzero, "sparsity": round(1 - nonzero / w.numel(), 6)})
         return rows
-
-
-def format_report(rows: list[dict]) -> str:
-    """The per-layer report as a fixed-width text table."""
-    lines = [f"{'layer':<28}{'kind':<8}{'shape':<22}{'params':>10}{'nonzero':>10}{'sparsity':>10}"]
-    for r in rows:
-        lines.append(f"{r['layer']:<28}{r['kind']:<8}{str(tuple(r['shape'])):<22}{r['params']:>10}"
-                     f"{r['nonzero']:>10}{r['sparsity']:>10.1%}")
-    total = sum(r["params"] for r in rows)
-    nonzero = sum(r["nonzero"] for r in rows)
-    if total:
-        lines.append(f"{'total':<58}{total:>10}{nonzero:>10}{1 - nonzero / total:>10.1%}")
-    return "\n".join(lines)

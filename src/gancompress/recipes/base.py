@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -27,7 +26,6 @@ from gancompress.registry import Registry
 
 Batch = dict[str, torch.Tensor]
 Terms = dict[str, torch.Tensor]
-Inputs = tuple[tuple, dict]  # (args, kwargs) of one forward call
 
 RECIPES: Registry[type["Recipe"]] = Registry("recipe")
 
@@ -54,6 +52,8 @@ class Recipe(ABC):
     n_critic: ClassVar[int] = 1  # discriminator steps per generator step in the original training (WGAN-GP: 5)
     default_feature_net: ClassVar[str] = "digits-classifier"
     width_options: ClassVar[tuple[str, ...]] = ()  # options that scale the generators' channel widths
+    # extra file-name patterns per network key, for checkpoints saved by a reference implementation
+    checkpoint_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, options: Any = None):
         self.opt = options if options is not None else self.Options()
@@ -128,8 +128,34 @@ class Recipe(ABC):
         scaled = {name: max(1, round(getattr(self.opt, name) * factor)) for name in self.width_options}
         return type(self)(replace(self.opt, **scaled))
 
-    def describe(self) -> str:
-        return (self.__doc__ or self.__class__.__name__).strip().splitlines()[0]
+    # -- state a training checkpoint must hold (CycleGAN's image pools); none by default -------
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state:
+            raise ValueError(f"recipe {type(self).__name__} keeps no state, but the checkpoint holds {sorted(state)}")
+
+    # -- the evaluation loop every recipe shares ------------------------------------------
+    @torch.no_grad()
+    def eval_outputs(self, gens: nn.ModuleDict, ctx: EvalContext, batches: Iterable[Batch] | None = None,
+                     forward: Callable[[nn.ModuleDict, Batch], Mapping[str, torch.Tensor]] | None = None
+                     ) -> Iterator[tuple[Batch, dict[str, torch.Tensor]]]:
+        """(batch, outputs) on the CPU for each evaluation batch (``eval_batches(ctx.n_samples, ctx.seed)``
+        by default), the outputs of `forward` (``generate`` by default) run on ``ctx.device``."""
+        forward = forward or self.generate
+        for batch in batches if batches is not None else self.eval_batches(ctx.n_samples, ctx.seed):
+            out = forward(gens, {k: v.to(ctx.device) for k, v in batch.items()})
+            yield batch, {k: v.cpu() for k, v in out.items()}
+
+
+def gathered(pairs: Iterable[tuple[Batch, Mapping[str, torch.Tensor]]], *keys: str) -> dict[str, torch.Tensor]:
+    """Each named output (or, failing that, batch entry) of `Recipe.eval_outputs`, concatenated over batches."""
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+    for batch, out in pairs:
+        for k in keys:
+            parts[k].append(out[k] if k in out else batch[k])
+    return {k: torch.cat(v) for k, v in parts.items()}
 
 
 def weighted_total(terms: Terms, weights: Mapping[str, float]) -> torch.Tensor:
@@ -143,36 +169,3 @@ def get_recipe(name: str, options: Mapping[str, Any] | None = None) -> Recipe:
 
     cls = RECIPES.get(name)
     return cls(options_from(cls.Options, options or {}, "recipe_options"))
-
-
-def run(net: nn.Module, inputs: Inputs) -> Any:
-    """``net(*args, **kwargs)`` on copies of the inputs (an in-place first activation would change them)."""
-    args, kwargs = inputs
-    copy_ = lambda x: x.clone() if torch.is_tensor(x) else x  # noqa: E731
-    return net(*map(copy_, args), **{k: copy_(v) for k, v in kwargs.items()})
-
-
-def example_inputs(recipe: Recipe, gens: nn.ModuleDict, n: int = 2, seed: int = 0) -> dict[str, Inputs]:
-    """The first (args, kwargs) each generator receives in ``recipe.generate`` on evaluation inputs."""
-    batch = next(iter(recipe.eval_batches(n, seed=seed, batch_size=n)))
-    device = next(gens.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
-    seen: dict[str, Inputs] = {}
-
-    def grab(key, module, args, kwargs):
-        seen.setdefault(key, (tuple(args), dict(kwargs)))
-
-    hooks = [net.register_forward_pre_hook(partial(grab, key), with_kwargs=True) for key, net in gens.items()]
-    was = gens.training
-    try:
-        gens.eval()
-        with torch.no_grad():
-            recipe.generate(gens, batch)
-    finally:
-        gens.train(was)
-        for h in hooks:
-            h.remove()
-    missing = [k for k in gens if k not in seen]
-    if missing:
-        raise ValueError(f"recipe {type(recipe).__name__}.generate never called generator(s) {missing}")
-    return seen

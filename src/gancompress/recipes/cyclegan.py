@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms
+from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms, gathered
 from gancompress.recipes.losses import l1
 from gancompress.recipes.translation_nets import (TranslationOptions, adversarial, build_discriminator,
                                                   build_generator, first_items, side_by_side)
@@ -92,6 +92,14 @@ class CycleGANRecipe(Recipe):
         super().__init__(options)
         self.pools = {"A": ImagePool(self.opt.pool_size), "B": ImagePool(self.opt.pool_size)}
 
+    def state_dict(self) -> dict:
+        """The image pools: a resumed run draws the fakes an uninterrupted one would."""
+        return {f"pool_{k}": pool.state_dict() for k, pool in self.pools.items()}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        for k, pool in self.pools.items():
+            pool.load_state_dict(state[f"pool_{k}"])
+
     def build_generators(self) -> nn.ModuleDict:
         o = self.opt
         make = lambda: build_generator(o.netG, o.input_nc, o.output_nc, o.ngf, o.norm, o.use_dropout, o.image_size)
@@ -158,13 +166,11 @@ class CycleGANRecipe(Recipe):
         """FID/KID per direction (G_A(A) vs held-out B: ``fid_A2B``; ``fid_B2A``) and their mean ``fid``."""
         from gancompress.metrics.generative import features_of, fid_kid_of_features
 
-        parts = {"A": [], "B": [], "fake_B": [], "fake_A": []}
-        for b in self.eval_batches(ctx.n_samples, ctx.seed):
-            parts["A"].append(b["A"])
-            parts["B"].append(b["B"])
-            parts["fake_B"].append(gens["G_A"](b["A"].to(ctx.device)).cpu())
-            parts["fake_A"].append(gens["G_B"](b["B"].to(ctx.device)).cpu())
-        feats = {k: features_of(torch.cat(v), ctx.feature_net) for k, v in parts.items()}
+        def translate(gens: nn.ModuleDict, b: Batch) -> dict[str, torch.Tensor]:  # no cycles needed here
+            return {"fake_B": gens["G_A"](b["A"]), "fake_A": gens["G_B"](b["B"])}
+
+        parts = gathered(self.eval_outputs(gens, ctx, forward=translate), "A", "B", "fake_B", "fake_A")
+        feats = {k: features_of(v, ctx.feature_net) for k, v in parts.items()}
         metrics: dict = {"features": ctx.feature_net.description, "n_real": len(feats["A"])}
         for direction, real, fake in (("A2B", "B", "fake_B"), ("B2A", "A", "fake_A")):
             for key, value in fid_kid_of_features(feats[real], feats[fake]).items():

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms
+from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms, gathered
 from gancompress.recipes.losses import bce_on_probs
 
 
@@ -172,8 +172,7 @@ class DCGANRecipe(Recipe):
     def evaluate(self, gens: nn.ModuleDict, ctx: EvalContext) -> dict:
         from gancompress.metrics import evaluate_generated, load_feature_net
 
-        fakes = torch.cat([self.generate(gens, {k: v.to(ctx.device) for k, v in b.items()})["fake"].cpu()
-                           for b in self.eval_batches(ctx.n_samples, ctx.seed)])
+        fakes = gathered(self.eval_outputs(gens, ctx), "fake")["fake"]
         # FID reference: the training images (standard GAN practice; the held-out split
         # of digits is only 359 images, too few for stable 128-d statistics)
         real = torch.stack([x for x, _ in self.dataset("train")])

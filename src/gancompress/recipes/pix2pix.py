@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms
+from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms, gathered
 from gancompress.recipes.losses import l1
 from gancompress.recipes.translation_nets import (TranslationOptions, adversarial, build_discriminator,
                                                   build_generator, first_items, side_by_side)
@@ -110,11 +110,8 @@ class Pix2PixRecipe(Recipe):
         """FID/KID of outputs vs the held-out targets, and PSNR/SSIM against each target."""
         from gancompress.metrics import evaluate_generated, psnr_ssim
 
-        fakes, targets = [], []
-        for b in self.eval_batches(ctx.n_samples, ctx.seed):
-            fakes.append(gens["G"](b["input"].to(ctx.device)).cpu())
-            targets.append(b["target"])
-        fake, real = torch.cat(fakes), torch.cat(targets)
+        got = gathered(self.eval_outputs(gens, ctx), "fake", "target")
+        fake, real = got["fake"], got["target"]
         return {**evaluate_generated(real, fake, ctx.feature_net), **psnr_ssim(fake, real)}
 
     def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -81,7 +81,7 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, weights: str | Path):
         super().__init__()
-        from gancompress.training.checkpoint import load_into, load_state_dict_file
+        from gancompress.io import load_into, load_state_dict_file
 
         layers: list[nn.Module] = []
         cin = 3
@@ -251,8 +251,9 @@ class SRGANRecipe(Recipe):
 
         o = self.opt
         scores, sr_patches, hr_patches = [], [], []
-        for hr, lr in list(zip(ev.hr, ev.lr))[:ctx.n_samples]:
-            sr = gens["G"](lr[None].to(ctx.device)).cpu()
+        hrs, lrs = ev.hr[:ctx.n_samples], ev.lr[:ctx.n_samples]
+        for hr, (_, out) in zip(hrs, self.eval_outputs(gens, ctx, batches=({"lr": lr[None]} for lr in lrs))):
+            sr = out["sr"]
             scores.append(psnr_ssim(sr, hr[None], y_channel=True, crop=o.scale))
             sr_patches.append(grid_patches(sr[0], o.fid_patch))
             hr_patches.append(grid_patches(hr, o.fid_patch))

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms
+from gancompress.recipes.base import RECIPES, Batch, EvalContext, Recipe, Terms, gathered
 from gancompress.recipes.losses import gradient_penalty, l1, wasserstein
 
 
@@ -282,10 +282,8 @@ class StarGANRecipe(Recipe):
     def evaluate(self, gens: nn.ModuleDict, ctx: EvalContext) -> dict:
         from gancompress.metrics.generative import fid_kid
 
-        batches = list(self.eval_batches(ctx.n_samples, ctx.seed))
-        fakes = torch.cat([self.generate(gens, {k: v.to(ctx.device) for k, v in b.items()})["fake"].cpu()
-                           for b in batches])
-        targets = torch.cat([b["label_trg"] for b in batches])
+        got = gathered(self.eval_outputs(gens, ctx), "fake", "label_trg")
+        fakes, targets = got["fake"], got["label_trg"]
         real = self._fid_reference(max(len(fakes), 2000))
         metrics = {**fid_kid(real, fakes, ctx.feature_net), "features": ctx.feature_net.description,
                    "n_real": len(real), "n_fake": len(fakes)}

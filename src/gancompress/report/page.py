@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gancompress.metrics.result import Metrics
 from gancompress.report.plots import bar_png, curves_png, sweep_png
+from gancompress.rundir import RunDir
 
-PICTURES = ("teacher_vs_student.png", "samples.png", "compare.png")
 
 
 @dataclass
@@ -31,22 +32,22 @@ def _fmt(v) -> str:
 
 
 def _log(run: Path) -> list[dict]:
-    path = run / "log.jsonl"
+    path = RunDir(run).log_file
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def run_section(run: Path) -> Section:
     """Metrics, pictures, curves and per-layer sparsity of one train/compress run."""
-    m = json.loads((run / "metrics.json").read_text())
+    m = RunDir(run).metrics()
     sec = Section(f"{run.name}: {m.get('technique', 'train')} on {m.get('recipe', '?')}")
     sec.notes.append(f"FID features: {m.get('features', 'unknown')}")
     cols = [c for c in ("teacher", "student") if c in m]
-    keys = [k for k in dict.fromkeys(k for c in cols for k in m[c]) if isinstance(m[cols[0]].get(k), (int, float))
-            or isinstance(m[cols[-1]].get(k), (int, float))]
+    numbers = [Metrics(m[cols[0]]).numbers(), Metrics(m[cols[-1]]).numbers()]
+    keys = [k for k in dict.fromkeys(k for c in cols for k in m[c]) if any(k in n for n in numbers)]
     sec.tables.append((["metric", *cols], [[k, *(_fmt(m[c].get(k)) for c in cols)] for k in keys]))
     if "fid_ratio" in m:
         sec.notes.append(f"FID ratio student/teacher: {m['fid_ratio']:.3f}")
-    for name in PICTURES:
+    for name in RunDir.PICTURES:
         if (run / name).exists():
             sec.images.append((name.removesuffix(".png").replace("_", " "), (run / name).read_bytes()))
     curves = curves_png(_log(run))
@@ -60,7 +61,7 @@ def run_section(run: Path) -> Section:
 
 
 def sweep_section(run: Path) -> Section:
-    rows = json.loads((run / "sweep.json").read_text())
+    rows = json.loads((run / RunDir.SWEEP).read_text())
     sec = Section(f"{run.name}: sparsity sweep")
     if rows:
         sec.notes.append(f"FID features: {rows[0]['features']}")
@@ -73,11 +74,11 @@ def sweep_section(run: Path) -> Section:
 
 
 def compare_section(run: Path) -> Section:
-    results = json.loads((run / "compare.json").read_text())
+    results = json.loads((run / RunDir.COMPARE).read_text())
     sec = Section(f"{run.name}: techniques compared")
     keys = [k for k in ("fid", "kid", "coverage", "diversity", "sparsity", "flag") if any(k in r for r in results.values())]
     sec.tables.append((["technique", *keys], [[t, *(_fmt(r.get(k)) for k in keys)] for t, r in results.items()]))
-    fids = {t: r["fid"] for t, r in results.items() if isinstance(r.get("fid"), (int, float))}
+    fids = {t: r["fid"] for t, r in results.items() if "fid" in Metrics(r).numbers()}
     if fids:
         sec.images.append(("FID per technique", bar_png(fids, "FID")))
     if (run / "compare.png").exists():
@@ -87,11 +88,11 @@ def compare_section(run: Path) -> Section:
 
 def sections_for(run: Path) -> list[Section]:
     found = []
-    if (run / "metrics.json").exists():
+    if RunDir(run).is_finished():
         found.append(run_section(run))
-    if (run / "sweep.json").exists():
+    if (run / RunDir.SWEEP).exists():
         found.append(sweep_section(run))
-    if (run / "compare.json").exists():
+    if (run / RunDir.COMPARE).exists():
         found.append(compare_section(run))
     if not found:
         raise FileNotFoundError(f"{run} holds no metrics.json, sweep.json or compare.json: not a run directory")
@@ -137,7 +138,7 @@ def to_markdown(sections: list[Section], title: str, image_dir: Path) -> str:
 
 def build_report(runs: list[str | Path], out: str | Path, title: str = "gancompress report") -> dict[str, Path]:
     """Write ``out/report.html`` (self-contained) and ``out/report.md`` (+ its images)."""
-    from gancompress.training.checkpoint import atomic_write
+    from gancompress.io import atomic_write
 
     out = Path(out)
     sections = [s for run in runs for s in sections_for(Path(run))]

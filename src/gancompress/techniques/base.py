@@ -14,20 +14,14 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch import nn
 
-from gancompress.pruning import Pruner, PruneConfig, output_layers
-from gancompress.recipes.base import Batch, Recipe, example_inputs, weighted_total
+from gancompress.errors import NonFiniteLossError
+from gancompress.pruning import GRANULARITIES, Pruner, PruneConfig, output_layers
+from gancompress.pruning.channel_graph import ChannelGraph, silenced_tensors
+from gancompress.nets import example_inputs
+from gancompress.recipes.base import Batch, Recipe, weighted_total
 from gancompress.registry import Registry
 
 TECHNIQUES: Registry[type["Technique"]] = Registry("technique")
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss term became NaN or inf; the message names the term (and the trainer adds the step)."""
-
-    def __init__(self, term: str, value: float, step: int | None = None, note: str = ""):
-        self.term, self.value, self.step = term, value, step
-        where = f"step {step}: " if step is not None else ""
-        super().__init__(f"{where}loss term {term!r} is {value}{note}")
 
 
 def finite(prefix: str, terms: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
@@ -62,10 +56,9 @@ class Technique(ABC):
     """Base class; subclasses register with ``@TECHNIQUES.register(name)``."""
 
     Options: ClassVar[type] = NoOptions
-    needs_teacher: ClassVar[bool] = True
 
     def __init__(self, setup: Setup, options: Any = None):
-        self.s = setup
+        self.setup = setup
         self.opt = options if options is not None else self.Options()
         self.recipe = setup.recipe
         self.student_recipe = setup.recipe  # builds the student's architecture (narrower for a small net)
@@ -96,9 +89,9 @@ class Technique(ABC):
         return torch.optim.Adam(params, lr=lr, betas=self.recipe.betas)
 
     def copy_of_teacher(self) -> nn.ModuleDict:
-        if self.s.teacher_gens is None:
+        if self.setup.teacher_gens is None:
             raise ValueError(f"technique {type(self).__name__} needs a teacher")
-        student = copy.deepcopy(self.s.teacher_gens)
+        student = copy.deepcopy(self.setup.teacher_gens)
         student.requires_grad_(True).train()
         return student
 
@@ -108,17 +101,16 @@ class Technique(ABC):
         pruning keeps every output (colour) channel of the layers that produce the images, prunes
         residual-coupled layers together and silences dead channels (so they can be removed for
         real without changing the output)."""
-        from gancompress.export.materialize import coupled_layers
-
-        cfg = prune or self.s.prune
+        cfg = prune or self.setup.prune
         keep, couple, silence = set(), [], None
-        if generators and cfg.granularity == "filter":
+        if generators and GRANULARITIES.get(cfg.granularity).whole_channels:
             inputs = example_inputs(self.student_recipe, nets)
             keep = output_layers(nets, inputs)
-            couple = [[f"{key}.{name}" for name in group] for key, net in nets.items()
-                      for group in coupled_layers(net, inputs[key])]
-            silence = partial(dead_channel_tensors, nets, inputs)
-        pruner = Pruner(nets, cfg, self.s.total_steps, keep_filters=keep, couple=couple, silence=silence)
+            graphs = {key: ChannelGraph(net, inputs[key]) for key, net in nets.items()}  # traced once
+            couple = [[f"{key}.{name}" for name in group] for key, graph in graphs.items()
+                      for group in graph.coupled_layers()]
+            silence = partial(silenced_tensors, nets, graphs)
+        pruner = Pruner(nets, cfg, self.setup.total_steps, keep_filters=keep, couple=couple, silence=silence)
         pruner.attach(optimizer)
         return pruner
 
@@ -139,27 +131,19 @@ class Technique(ABC):
 
     def fresh_generators(self, recipe: Recipe | None = None) -> nn.ModuleDict:
         """Randomly initialised generators (of `recipe`'s architecture; the run's by default)."""
-        return (recipe or self.recipe).build_generators().to(self.s.device).train()
+        return (recipe or self.recipe).build_generators().to(self.setup.device).train()
 
     def fresh_discriminators(self) -> nn.ModuleDict:
-        return self.recipe.build_discriminators().to(self.s.device).train()
+        return self.recipe.build_discriminators().to(self.setup.device).train()
 
     def learning_rates(self, from_scratch: bool) -> tuple[float, float]:
         """(lr_g, lr_d): the run's, or the recipe's original ones for nets trained from random weights."""
-        return (self.recipe.lr_g, self.recipe.lr_d) if from_scratch else (self.s.lr_g, self.s.lr_d)
+        return (self.recipe.lr_g, self.recipe.lr_d) if from_scratch else (self.setup.lr_g, self.setup.lr_d)
 
     def frozen_teacher(self) -> nn.ModuleDict:
-        if self.s.teacher_gens is None:
+        if self.setup.teacher_gens is None:
             raise ValueError(f"technique {type(self).__name__} needs a teacher")
-        return self.s.teacher_gens.eval().requires_grad_(False)
-
-
-def dead_channel_tensors(nets: nn.ModuleDict, inputs) -> list[tuple[torch.Tensor, list[int]]]:
-    """(tensor, channel indices) through which the dead channels of `nets` still emit a constant."""
-    from gancompress.export.materialize import dead_channel_emitters
-
-    return [(getattr(nets[key].get_submodule(name), attr), idxs) for key, net in nets.items()
-            for name, attr, idxs in dead_channel_emitters(net, inputs[key])]
+        return self.setup.teacher_gens.eval().requires_grad_(False)
 
 
 def get_technique(name: str, setup: Setup, options: Mapping[str, Any] | None = None) -> Technique:
@@ -168,10 +152,6 @@ def get_technique(name: str, setup: Setup, options: Mapping[str, Any] | None = N
 
     cls = TECHNIQUES.get(name)
     return cls(setup, options_from(cls.Options, options or {}, "technique_options"))
-
-
-def detached(out: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach() for k, v in out.items()}
 
 
 def set_trainable(module: nn.Module | None, flag: bool) -> None:

@@ -13,8 +13,6 @@ from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars
 class DenseGANTraining(Technique):
     """The family's original training: a D step every step, a G step every ``recipe.n_critic`` steps."""
 
-    needs_teacher = False
-
     def __init__(self, setup, options=None):
         super().__init__(setup, options)
         dev = setup.device

@@ -79,8 +79,7 @@ class EMPruning(GANFinetune):
         level = self.pruner.scheduled(step)
         if step % self.opt.e_every == 0 or level > self.pruner.level:  # E-step
             self.latent.load_into_layers()
-            for name in self.pruner.masks:
-                self.pruner.masks[name].fill_(True)
+            self.pruner.reset_masks()
             self.pruner.prune_now(level)  # masks from the latent magnitudes, applied to the weights
         return self.pruner.level
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from gancompress.seeds import derived_seed
+
 
 def step_seed(seed: int, step: int, salt: int = 0) -> int:
     """A per-step seed, well spread across steps and salts."""
-    return (seed * 1_000_003 + step * 7_919 + salt * 104_729) % (2**63 - 1)
+    return derived_seed(seed, step * 7_919 + salt * 104_729) % (2**63 - 1)
 
 
 class StepBatcher:

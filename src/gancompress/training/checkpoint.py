@@ -1,96 +1,19 @@
-"""Safe, atomic checkpoint and weight files.
+"""Training checkpoints: optimisers, masks, step and RNG state.
 
-- Weights of networks: safetensors (``{net}.safetensors``), never pickle.
-- Training state (optimisers, masks, step, RNG): ``torch.save`` written to a temp file
-  and renamed into place, loaded only with ``weights_only=True``.
-- Foreign ``.pth`` / ``.ckpt`` state dicts (e.g. from the reference implementations)
-  load with ``weights_only=True`` too, so a pickle that would run code is refused.
+Written with ``torch.save`` to a temp file and renamed into place (the one replaced is
+kept as ``*.prev.pt``), loaded only with ``weights_only=True``. Network weight files
+are ground-floor I/O (`gancompress.io`).
 """
 from __future__ import annotations
 
 import os
-import pickle
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
 
-
-class CheckpointError(RuntimeError):
-    """A checkpoint or weight file that cannot be used; the message says why."""
-
-
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename onto `path`, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def save_weights(module_or_state: nn.Module | Mapping[str, torch.Tensor], path: str | Path,
-                 metadata: Mapping[str, str] | None = None) -> Path:
-    """Save a state dict as safetensors, atomically."""
-    state = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=dict(metadata or {})))
-
-
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from .safetensors, or from .pth/.pt/.ckpt with weights_only loading."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"weights file {str(path)!r} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as err:
-        raise CheckpointError(
-            f"cannot load {str(path)!r}: {str(err).splitlines()[0][:300]} "
-            "(only safetensors or weights-only torch files are accepted; a file that needs "
-            "arbitrary unpickling is refused)"
-        ) from None
-    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{str(path)!r} does not hold a state dict of tensors")
-    return dict(state)
-
-
-def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
-    """Strict load that names the first missing/unexpected key or mismatched shape."""
-    own = module.state_dict()
-    state = {k.removeprefix("module."): v for k, v in state.items()}  # DataParallel/DDP prefixes
-    for key, value in own.items():
-        if key not in state:
-            raise CheckpointError(f"{what}: key {key!r} is missing from the checkpoint "
-                                  f"(is it for another architecture or other options?)")
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise CheckpointError(
-                f"{what}: shape mismatch at {key!r}: checkpoint {tuple(state[key].shape)} "
-                f"vs model {tuple(value.shape)} (is it for another architecture or other options?)"
-            )
-    extra = sorted(set(state) - set(own))
-    if extra:
-        raise CheckpointError(f"{what}: unexpected key {extra[0]!r} in the checkpoint")
-    module.load_state_dict(state, strict=True)
+from gancompress.errors import CheckpointError
+from gancompress.io import atomic_write
 
 
 def previous_path(path: str | Path) -> Path:

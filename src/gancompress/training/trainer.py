@@ -17,15 +17,14 @@ from tqdm.auto import tqdm
 
 from gancompress.config import TrainConfig
 from gancompress.recipes.base import Recipe
-from gancompress.techniques.base import NonFiniteLossError, Technique
+from gancompress.rundir import RunDir
+from gancompress.errors import CheckpointError, NonFiniteLossError
+from gancompress.techniques.base import Technique
 from gancompress.training.averaging import WeightAverage
 from gancompress.training.batches import StepBatcher, step_seed
 from gancompress.training.distributed import (DistEnv, average_buffers, average_gradients_before_steps,
                                               average_scalars, barrier)
-from gancompress.training.checkpoint import CheckpointError, load_training_state, save_training_state
-
-CHECKPOINT = "checkpoint.pt"
-
+from gancompress.training.checkpoint import load_training_state, save_training_state
 
 @dataclass
 class LoopResult:
@@ -41,7 +40,9 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _stateful(technique: Technique, average: WeightAverage | None) -> dict[str, Any]:
-    objects = technique.stateful()
+    objects = dict(technique.stateful())
+    if technique.recipe.state_dict():  # recipe state, e.g. CycleGAN's image pools
+        objects["recipe"] = technique.recipe
     return {**objects, "weight_average": average} if average is not None else objects
 
 
@@ -89,7 +90,7 @@ class Trainer:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.out / CHECKPOINT
+        return RunDir(self.out).checkpoint
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """This rank's share of global batch `step` (noise drawn for the global batch, then sharded)."""
@@ -157,7 +158,7 @@ class Trainer:
 
     def _truncate_log(self, start: int) -> None:
         """Forget log lines past the checkpoint we resume from (they will be redone)."""
-        path = self.out / "log.jsonl"
+        path = RunDir(self.out).log_file
         if not path.exists():
             return
         kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= start]
@@ -175,5 +176,5 @@ class Trainer:
             return
         for name, value in logs.items():
             writer.add_scalar(name, value, step)
-        with open(self.out / "log.jsonl", "a") as f:
+        with open(RunDir(self.out).log_file, "a") as f:
             f.write(json.dumps({"step": step, **logs}) + "\n")

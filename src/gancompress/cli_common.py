@@ -1,0 +1,81 @@
+"""What every command module shares: turning user errors into one line, and option helpers."""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable
+
+import click
+
+from gancompress.errors import CheckpointError, NonFiniteLossError
+from gancompress.registry import UnknownNameError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (UnknownNameError, ValueError, FileExistsError, FileNotFoundError,
+                                                  CheckpointError, NonFiniteLossError)
+
+
+def user_errors(fn):
+    """Turn expected failures (bad config, missing file, corrupt checkpoint) into one clear line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+def overrides(pairs: dict[str, object], extra: tuple[str, ...]) -> list[str]:
+    return [f"{k}={v}" for k, v in pairs.items() if v is not None] + list(extra)
+
+
+def first_line(obj) -> str:
+    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+
+
+def set_option(fn):
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                        help="Any config key, dotted (e.g. prune.every=10); repeatable.")(fn)
+
+
+class _ListingOption(click.Option):
+    """An option whose help lists a registry's names, looked up only when help is shown
+    (importing the registries imports torch; ``gancompress --version`` should not wait for it)."""
+
+    def __init__(self, *decls, names: Callable[[], Iterable[str]], sep: str = " | ", **kwargs):
+        super().__init__(*decls, **kwargs)
+        self._template, self._names, self._sep = kwargs.get("help") or "{names}", names, sep
+
+    def get_help_record(self, ctx):
+        self.help = self._template.format(names=self._sep.join(self._names()))
+        return super().get_help_record(ctx)
+
+
+def listing_option(*decls, names: Callable[[], Iterable[str]], sep: str = " | ", **kwargs):
+    """``click.option`` whose help text's ``{names}`` becomes the names `names()` returns, joined by `sep`."""
+    return click.option(*decls, cls=_ListingOption, names=names, sep=sep, **kwargs)
+
+
+def granularity_names() -> list[str]:
+    from gancompress.pruning import GRANULARITIES
+
+    return GRANULARITIES.names()
+
+
+def schedule_names() -> list[str]:
+    from gancompress.pruning import SCHEDULES
+
+    return SCHEDULES.names()
+
+
+def technique_names() -> list[str]:
+    from gancompress.techniques import TECHNIQUES
+
+    return TECHNIQUES.names()
+
+
+def table1_ids() -> list[str]:
+    from gancompress.techniques.table1 import ROWS
+
+    return list(ROWS)
