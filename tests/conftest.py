@@ -45,6 +45,7 @@ TINY = {
     "srgan-photos": {"hr_crop": 16, "n_feats": 4, "n_blocks": 1, "ndf": 2, "crops_per_image": 2},
     "srgan-div2k": {"hr_crop": 16, "n_feats": 4, "n_blocks": 1, "ndf": 2, "crops_per_image": 2, "fid_patch": 16,
                     "data_root": "<div2k>"},
+    "srgan-leftthomas": {"hr_crop": 16, "n_feats": 4, "ndf": 2, "crops_per_image": 2},  # its 5 blocks stay
 }
 
 

@@ -29,8 +29,8 @@ def test_family_train_compress_export_bench(recipe, tmp_path):
     assert all(layer["sparsity"] == pytest.approx(0.5, abs=0.1) for layer in metrics["layers"] if layer not in kept)
     assert any(k.startswith(("fid", "psnr")) for k in metrics["student"])
 
-    out = run("export", student, "--materialize", "--format", "safetensors", "--format", "onnx")
-    assert "onnxruntime vs torch max |diff|" in out
+    out = run("export", student, "--materialize", "--format", "safetensors", "--format", "onnx", "--format", "pt2")
+    assert "onnxruntime vs torch max |diff|" in out and "torch.export program vs torch max |diff|" in out
     summary = json.loads((student / "export" / "export.json").read_text())
     for info in summary["networks"].values():
         assert info["params_after"] < info["params_before"]  # dead channels were removed for real

@@ -235,3 +235,24 @@ def test_unknown_criterion_lists_auto():
     assert criterion_choices() == CRITERIA.names() + ["auto"]
     with pytest.raises(ValueError, match=re.escape(f"prune.criterion='size': valid: {', '.join(criterion_choices())}")):
         PruneConfig(criterion="size")
+
+
+def test_kth_value_selection_matches_a_stable_sort():
+    """The k-th-value path picks exactly what sorting everything picked: lowest first, ties by position."""
+    from gancompress.pruning.pruner import _lowest_groups
+
+    g = torch.Generator().manual_seed(0)
+    for trial in range(500):
+        n = int(torch.randint(1, 30, (1,), generator=g))
+        scores = torch.randint(0, 5, (n,), generator=g).float()
+        scores[torch.rand(n, generator=g) < 0.2] = float("-inf")  # already pruned
+        size = int(torch.randint(1, 9, (1,), generator=g))
+        goal = float(torch.rand(1, generator=g)) * n * size if trial % 4 else (trial % 3) * 0.5 * n * size
+        sorted_way = _lowest_groups(scores, torch.full((n,), size), goal)  # the per-group-size path sorts
+        assert torch.equal(_lowest_groups(scores, size, goal), sorted_way), (scores, size, goal)
+
+
+@pytest.mark.parametrize("every, steps, period", [(None, 600, 12), (None, 10, 1), (None, 49, 1), (None, 5000, 100),
+                                                  (5, 600, 5), (1, 5000, 1)])
+def test_mask_update_period_golden(every, steps, period):
+    assert PruneConfig(every=every).update_period(steps) == period

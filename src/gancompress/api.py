@@ -14,7 +14,8 @@ from gancompress.io import save_networks, write_json  # noqa: F401  (write_json:
 from gancompress.metrics.result import Metrics
 from gancompress.recipes import RECIPES, get_recipe
 from gancompress.recipes.base import EvalContext, Recipe
-from gancompress.recipes.weights import load_networks, load_student  # noqa: F401  (part of the API)
+from gancompress.recipes.weights import (WeightSource, check_named, load_networks, load_student,  # noqa: F401
+                                        save_in_teacher_format)
 from gancompress.report.grid import grid_image, labelled_panels, save_png
 from gancompress.rundir import STUDENT, TRAINED, RunDir
 from gancompress.techniques import TECHNIQUES, get_technique
@@ -107,11 +108,17 @@ def _prepare_out(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv()) -> Path
     return run.path
 
 
-def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher_dir: Path | None) -> Setup:
+def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher: WeightSource | Path | None,
+           files: dict[str, Path] | None = None) -> Setup:
+    """The technique's inputs; the teacher's networks are loaded from `teacher` (their files go to `files`)."""
     teacher_gens = teacher_discs = None
-    if teacher_dir is not None:
-        teacher_gens = load_networks(recipe.build_generators(), teacher_dir, recipe).to(device)
-        teacher_discs = load_networks(recipe.build_discriminators(), teacher_dir, recipe).to(device)
+    if teacher is not None:
+        teacher_gens, teacher_discs = recipe.build_generators(), recipe.build_discriminators()
+        source = teacher if isinstance(teacher, WeightSource) else WeightSource(Path(teacher))
+        check_named(source, recipe, [*teacher_gens, *teacher_discs])
+        load_networks(teacher_gens, source, recipe, files=files)
+        load_networks(teacher_discs, source, recipe, files=files)
+        teacher_gens, teacher_discs = teacher_gens.to(device), teacher_discs.to(device)
     return Setup(recipe=recipe, teacher_gens=teacher_gens, teacher_discs=teacher_discs, prune=cfg.prune,
                  total_steps=cfg.train.steps, lr_g=cfg.train.lr_g or recipe.lr_g,
                  lr_d=cfg.train.lr_d or recipe.lr_d, device=device)
@@ -147,11 +154,12 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     """Compress a trained teacher with `cfg.technique`; write weights, metrics and pictures."""
     RECIPES.get(cfg.recipe), TECHNIQUES.get(cfg.technique)  # unknown names fail first, listing valid ones
     device = resolve_device(cfg.train.device)
-    teacher_dir = teacher_dir_for(cfg)
-    recipe = recipe_for(cfg, teacher_dir)
+    teacher = teacher_source(cfg)
+    recipe = recipe_for(cfg, teacher.directory)
     env, device = _distributed(device)
     out = _prepare_out(cfg, resume, env)
-    setup = _setup(cfg, recipe, device, teacher_dir)
+    teacher_files: dict[str, Path] = {}
+    setup = _setup(cfg, recipe, device, teacher, teacher_files)
     teacher = setup.teacher_gens
     teacher_copy = copy.deepcopy(teacher)  # techniques may put the teacher in train mode
     torch.manual_seed(cfg.train.seed)  # initialisation of anything not copied from the teacher
@@ -169,6 +177,9 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     if technique.discriminators is not None:
         save_networks(technique.discriminators, out, prefix=TRAINED)
     write_recipe_file(out, cfg, technique.student_recipe)  # the student's architecture (narrower for a small net)
+    reference = {**save_in_teacher_format(student, teacher_files, RunDir(out).reference_dir),
+                 **save_in_teacher_format(technique.discriminators or nn.ModuleDict(), teacher_files,
+                                          RunDir(out).reference_dir)}
     pruned = technique.pruner.masks.keys() if technique.pruner else ()
     sparsity = _saved_sparsity(paths, student, pruned)
     metrics = {
@@ -177,6 +188,8 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
         "teacher": evaluate(recipe, teacher_copy, feats, cfg.train.eval_samples, device),
         "student": {**evaluate(recipe, student, feats, cfg.train.eval_samples, device), "sparsity": sparsity},
         "layers": technique.pruner.report() if technique.pruner else [],
+        "teacher_files": {k: str(p) for k, p in teacher_files.items()},
+        "reference_files": {k: str(p) for k, p in reference.items()},
     }
     metrics.update(quality_ratios(metrics["teacher"], metrics["student"]))
     RunDir(out).write_metrics(metrics)
@@ -190,20 +203,20 @@ def quality_ratios(teacher: dict, student: dict) -> dict[str, float]:
     return Metrics(student).ratios_to(teacher)
 
 
-def teacher_dir_for(cfg: RunConfig) -> Path:
-    """`cfg.teacher`, or the teacher shipped for its recipe; an error names what is missing."""
-    teacher_dir = Path(cfg.teacher) if cfg.teacher else shipped_teacher(cfg.recipe)
-    if not teacher_dir.is_dir():
-        raise CheckpointError(f"teacher directory {str(teacher_dir)!r} does not exist"
+def teacher_source(cfg: RunConfig) -> WeightSource:
+    """`cfg.teacher` (a folder, or one of its weight files), or the teacher shipped for its recipe."""
+    path = Path(cfg.teacher) if cfg.teacher else shipped_teacher(cfg.recipe)
+    if not path.exists():
+        raise CheckpointError(f"teacher {str(path)!r} does not exist"
                               + ("" if cfg.teacher else f" (no teacher is shipped for {cfg.recipe!r}; pass --teacher)"))
-    return teacher_dir
+    return WeightSource.of(path)
 
 
 def load_teacher(cfg: RunConfig, device: torch.device = torch.device("cpu")) -> tuple[Recipe, nn.ModuleDict]:
     """The recipe and the teacher generator(s) `cfg` names (the shipped teacher by default)."""
-    teacher_dir = teacher_dir_for(cfg)
-    recipe = recipe_for(cfg, teacher_dir)
-    return recipe, load_networks(recipe.build_generators(), teacher_dir, recipe).to(device).eval()
+    source = teacher_source(cfg)
+    recipe = recipe_for(cfg, source.directory)
+    return recipe, load_networks(recipe.build_generators(), source, recipe).to(device).eval()
 
 
 def _saved_sparsity(paths: list[Path], student: nn.ModuleDict, pruned_layers) -> float:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from gancompress.cli_common import (first_line, granularity_names, listing_option, overrides, schedule_names,
-                                    set_option, table1_ids, technique_names, user_errors)
+from gancompress.cli_common import (first_line, granularity_names, listing_option, log_to_stderr, overrides,
+                                    schedule_names, set_option, table1_ids, technique_names, user_errors)
 from gancompress.cli_deploy import bench, export
 
 
@@ -16,6 +16,7 @@ from gancompress.cli_deploy import bench, export
 @click.version_option(package_name="gancompress")
 def main() -> None:
     """Compress trained GAN generators, supervised by their own discriminator and teacher."""
+    log_to_stderr()
 
 
 @main.command("list")

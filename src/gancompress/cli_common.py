@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Callable, Iterable
 
 import click
@@ -24,6 +25,20 @@ def user_errors(fn):
             raise click.ClickException(str(err)) from None
 
     return wrapper
+
+
+class _EchoHandler(logging.Handler):
+    """Library log lines (which files were loaded, ...) on stderr, through click (so tests capture them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def log_to_stderr() -> None:
+    logger = logging.getLogger("gancompress")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler())
+    logger.setLevel(logging.INFO)
 
 
 def overrides(pairs: dict[str, object], extra: tuple[str, ...]) -> list[str]:

@@ -10,7 +10,7 @@ from gancompress.cli_common import user_errors
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "formats", multiple=True, type=click.Choice(["safetensors", "sparse", "onnx"]),
+@click.option("--format", "formats", multiple=True, type=click.Choice(["safetensors", "sparse", "onnx", "pt2"]),
               default=("safetensors",), show_default=True, help="File format(s); repeatable.")
 @click.option("--materialize", is_flag=True, help="Physically remove dead (all-zero) channels first.")
 @click.option("--out", help="Output directory (default RUN_DIR/export).")
@@ -28,6 +28,8 @@ def export(run_dir, formats, materialize, out) -> None:
             click.echo(f"{key}: {fmt:<12} {f['path']} ({f['bytes'] / 1024:.1f} KB)")
         if "onnx_max_abs_diff" in info:
             click.echo(f"{key}: onnxruntime vs torch max |diff| {info['onnx_max_abs_diff']:.3g}")
+        if "pt2_max_abs_diff" in info:
+            click.echo(f"{key}: torch.export program vs torch max |diff| {info['pt2_max_abs_diff']:.3g}")
     click.echo(f"written to {out or run_dir + '/export'}")
 
 

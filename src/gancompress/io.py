@@ -101,6 +101,12 @@ def write_yaml(path: str | Path, data: Any) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False)))
 
 
+def save_state_dict(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
+    """A ``torch.save``d state dict (CPU tensors), as reference scripts write and read them, atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    return atomic_write(path, lambda tmp: torch.save(tensors, tmp))
+
+
 def save_networks(nets: Mapping[str, nn.Module], out: str | Path, prefix: str = "") -> list[Path]:
     """Each network of `nets` as ``{prefix}{key}.safetensors`` in `out`."""
     return [save_weights(net, Path(out) / f"{prefix}{key}.safetensors") for key, net in nets.items()]

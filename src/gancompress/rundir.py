@@ -7,7 +7,9 @@ One type owns the layout, so the API, export, bench, compare, sweep and report a
   ``checkpoint.pt`` (+ ``checkpoint.prev.pt``) for ``--resume``;
 - ``train``: the networks as ``{key}.safetensors`` (``G``, ``D``, ...) and ``samples.png``;
 - ``compress``: ``student_{key}.safetensors``, ``trained_{key}.safetensors`` (the
-  discriminators it trained) and ``teacher_vs_student.png``;
+  discriminators it trained) and ``teacher_vs_student.png``; when the teacher came as a
+  reference script's files (``netG_epoch_24.pth``, ``200000-G.ckpt``, ...), ``reference/``
+  holds the student and trained discriminators under those very names, as torch state dicts;
 - ``export``: ``recipe.yaml``, ``export.json`` and per generator ``student_{key}.safetensors``,
   ``.sparse.safetensors``, ``.onnx`` and, when materialised, ``.channels.json``;
 - ``compare`` / ``sweep``: ``compare.json`` / ``sweep.json`` beside one run directory per row.
@@ -59,6 +61,11 @@ class RunDir:
     def student_file(self, key: str, suffix: str = ".safetensors") -> Path:
         """A student generator's file: ``student_{key}{suffix}`` (``.sparse.safetensors``, ``.onnx``, ...)."""
         return self.path / f"{STUDENT}{key}{suffix}"
+
+    @property
+    def reference_dir(self) -> Path:
+        """The student in the teacher's own file names and format (see the module docstring)."""
+        return self.path / "reference"
 
     def export_dir(self) -> "RunDir":
         """Where ``gancompress export`` writes by default."""

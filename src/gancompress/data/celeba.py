@@ -1,6 +1,8 @@
 """CelebA for StarGAN: aligned face images with binary attributes.
 
-Layout (as distributed, and as yunjey/stargan expects): ``root/img_align_celeba/*.jpg`` and
+Layout: an image folder and an attribute file, anywhere (the reference's ``--celeba_image_dir``
+and ``--attr_path``); under one root either as yunjey/stargan's download script leaves them,
+``root/images/*.jpg``, or as distributed, ``root/img_align_celeba/*.jpg``, with
 ``root/list_attr_celeba.txt`` (line 1: image count; line 2: the 40 attribute names; then
 ``filename v1 ... v40`` with values 1 / -1).
 
@@ -76,20 +78,38 @@ def center_crop_resize(path: Path, crop: int, size: int) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 127.5 - 1
 
 
+IMAGE_DIRS = ("images", "img_align_celeba")  # yunjey/stargan's download script; the distribution's
+ATTR_FILE = "list_attr_celeba.txt"
+
+
+def celeba_paths(root: str | Path | None, image_dir: str | Path | None = None,
+                 attr_path: str | Path | None = None) -> tuple[Path, Path]:
+    """(image folder, attribute file): the ones given, else found under `root` (see the module docstring)."""
+    if image_dir is None:
+        if root is None:
+            raise DataError("CelebA needs data_root, or image_dir and attr_path")
+        found = [Path(root) / d for d in IMAGE_DIRS if (Path(root) / d).is_dir()]
+        image_dir = found[0] if found else Path(root) / IMAGE_DIRS[-1]
+    if attr_path is None:
+        if root is None:
+            raise DataError("CelebA needs data_root, or image_dir and attr_path")
+        attr_path = Path(root) / ATTR_FILE
+    return Path(image_dir), Path(attr_path)
+
+
 class CelebA(Dataset):
     """The reference's train or test part of CelebA: (image (3, S, S) in [-1, 1], attributes (A,))."""
 
-    def __init__(self, root: str | Path, split: str, selected_attrs: tuple[str, ...], crop: int = 178,
-                 image_size: int = 128, image_dir: str = "img_align_celeba", attr_file: str = "list_attr_celeba.txt"):
+    def __init__(self, root: str | Path | None, split: str, selected_attrs: tuple[str, ...], crop: int = 178,
+                 image_size: int = 128, image_dir: str | Path | None = None, attr_path: str | Path | None = None):
         if split not in ("train", "test"):
             raise ValueError(f"unknown split {split!r}; valid: train, test")
-        root = Path(root)
-        self.image_dir = root / image_dir
+        self.image_dir, attr_path = celeba_paths(root, image_dir, attr_path)
         if not self.image_dir.is_dir():
             raise DataError(f"CelebA image folder {str(self.image_dir)!r} does not exist")
-        self.rows = reference_split(read_attributes(root / attr_file, tuple(selected_attrs)), split)
+        self.rows = reference_split(read_attributes(attr_path, tuple(selected_attrs)), split)
         if not self.rows:
-            raise DataError(f"CelebA {split} split of {str(root)!r} is empty")
+            raise DataError(f"CelebA {split} split of {str(attr_path)!r} is empty")
         self.crop, self.size = crop, image_size
 
     def __len__(self) -> int:

@@ -3,8 +3,10 @@
 An export directory holds ``recipe.yaml`` (copied from the run), ``export.json`` (what
 was written, sizes, checks) and per generator ``<key>``:
 ``student_<key>.safetensors`` (dense), ``student_<key>.sparse.safetensors`` (compact),
-``student_<key>.onnx``, and with ``materialize`` ``student_<key>.channels.json``
-(the smaller layer shapes; the weights files then hold the smaller tensors).
+``student_<key>.onnx``, ``student_<key>.pt2`` (a ``torch.export`` program: runs with
+``torch.export.load(path).module()``, no model code needed), and with ``materialize``
+``student_<key>.channels.json`` (the smaller layer shapes; the weights files then hold the
+smaller tensors).
 """
 from __future__ import annotations
 
@@ -15,14 +17,15 @@ from pathlib import Path
 from torch import nn
 
 from gancompress.errors import CheckpointError
-from gancompress.export.formats import check_onnx, export_onnx, load_weights, save_sparse
+from gancompress.export.formats import (check_onnx, check_program, export_onnx, export_program, load_weights,
+                                        save_sparse)
 from gancompress.export.materialize import channel_config, materialize, resize_modules
 from gancompress.io import load_into, save_weights, write_json
 from gancompress.nets import example_inputs
 from gancompress.recipes.weights import load_student, recipe_of
 from gancompress.rundir import RunDir
 
-FORMATS = ("safetensors", "sparse", "onnx")
+FORMATS = ("safetensors", "sparse", "onnx", "pt2")
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("safetensors",),
@@ -54,6 +57,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
         if "onnx" in formats:
             files["onnx"] = export_onnx(net, inputs[key], target.student_file(key, ".onnx"))
             info["onnx_max_abs_diff"] = check_onnx(files["onnx"], net, inputs[key], atol=onnx_atol)
+        if "pt2" in formats:
+            files["pt2"] = export_program(net, inputs[key], target.student_file(key, ".pt2"))
+            info["pt2_max_abs_diff"] = check_program(files["pt2"], net, inputs[key], atol=onnx_atol)
         info["files"] = {fmt: {"path": p.name, "bytes": p.stat().st_size} for fmt, p in files.items()}
         summary["networks"][key] = info
     write_json(target / RunDir.EXPORT, summary)

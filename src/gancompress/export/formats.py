@@ -9,6 +9,7 @@ tensors back.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import warnings
 from pathlib import Path
@@ -154,4 +155,32 @@ def check_onnx(path: str | Path, net: nn.Module, inputs: Inputs, atol: float = 1
     diff = float((run_onnx(onnx_session(path), inputs) - expected).abs().max())
     if not diff <= atol:
         raise ValueError(f"ONNX model {str(path)!r} differs from torch by {diff:.3g} (> atol {atol})")
+    return diff
+
+
+def export_program(net: nn.Module, inputs: Inputs, path: str | Path) -> Path:
+    """`net` (eval mode, CPU) as a self-contained ``torch.export`` program (``.pt2``, dynamic batch):
+    ``torch.export.load(path).module()(*inputs)`` runs it without gancompress or the model's code."""
+    args = flat_inputs(inputs)
+    model = _FirstOutput(copy.deepcopy(net)).cpu().eval()
+    dims = tuple({0: torch.export.Dim("batch")} for _ in args)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(model, args, dynamic_shapes=(dims,))
+    buffer = io.BytesIO()  # torch.export.save wants a .pt2 name or a buffer, and atomic_write's is neither
+    torch.export.save(program, buffer)
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+
+
+@torch.no_grad()
+def check_program(path: str | Path, net: nn.Module, inputs: Inputs, atol: float = 1e-4) -> float:
+    """Max |exported program - torch| on `inputs` (and on a batch of another size); ValueError above `atol`."""
+    loaded = torch.export.load(str(path)).module()
+    model = _FirstOutput(copy.deepcopy(net)).cpu().eval()
+    args = flat_inputs(inputs)
+    diff = 0.0
+    for batch in (args, tuple(torch.cat([a, a[:1]]) for a in args)):  # the batch axis is dynamic
+        diff = max(diff, float((loaded(*batch) - model(*batch)).abs().max()))
+    if not diff <= atol:
+        raise ValueError(f"exported program {str(path)!r} differs from torch by {diff:.3g} (> atol {atol})")
     return diff

@@ -25,7 +25,8 @@ class PruneConfig:
     ``target`` is the final zero fraction of the selected weights (for ``nm`` it is
     fixed at 1 - n/m and ``target`` is ignored). ``initial``, ``begin`` and ``end``
     shape the schedule: sparsity goes from ``initial`` at ``begin`` (fraction of the
-    run) to ``target`` at ``end``; masks are recomputed every ``every`` steps.
+    run) to ``target`` at ``end``; masks are recomputed every ``every`` steps (None: every 2%
+    of the run, `update_period`).
     """
 
     target: float = 0.5
@@ -38,7 +39,7 @@ class PruneConfig:
     initial: float = 0.05
     begin: float = 0.0
     end: float = 0.5
-    every: int = 1
+    every: int | None = None  # None: auto, max(1, steps // 50) (about 25 mask updates during the ramp)
     layers: tuple = ("conv", "deconv")  # kinds of layer pruned: conv, deconv, linear
     include: tuple = ()  # fnmatch patterns on module names (e.g. "G.main.*"); empty: all
     exclude: tuple = ()
@@ -56,7 +57,7 @@ class PruneConfig:
         check(0.0 <= self.initial < 1.0, "initial", "sparsity must be in [0, 1)")
         check(0.0 <= self.begin <= self.end <= 1.0, "begin", f"need 0 <= begin <= end={self.end} <= 1")
         check(self.end <= 1.0, "end", "must be <= 1")
-        check(self.every >= 1, "every", "must be >= 1")
+        check(self.every is None or self.every >= 1, "every", "must be >= 1 (or null: auto)")
         check(self.m >= 1 and 0 < self.n <= self.m, "n", f"need 0 < n <= m (m={self.m})")
         check(self.scope in ("layer", "global"), "scope", "valid: layer, global")
         for key, valid in (("granularity", GRANULARITIES.names()), ("criterion", criterion_choices()),
@@ -64,6 +65,10 @@ class PruneConfig:
             check(getattr(self, key) in valid, key, f"valid: {', '.join(valid)}")
         bad = [k for k in self.layers if k not in LAYER_KINDS]
         check(not bad and len(self.layers) > 0, "layers", f"valid kinds: {', '.join(LAYER_KINDS)}")
+
+    def update_period(self, total_steps: int) -> int:
+        """Steps between mask updates: ``every``, or about 2% of a `total_steps` run."""
+        return self.every if self.every is not None else max(1, total_steps // 50)
 
     @property
     def criterion_name(self) -> str:

@@ -114,6 +114,7 @@ class DCGANRecipe(Recipe):
     g_weights = {"adv": 1.0}
     d_weights = {"real": 1.0, "fake": 1.0}
     width_options = ("ngf",)
+    checkpoint_aliases = {"G": ("netG_epoch_*.pth",), "D": ("netD_epoch_*.pth",)}  # pytorch/examples' names
 
     def build_generators(self) -> nn.ModuleDict:
         o = self.opt
@@ -184,8 +185,13 @@ class DCGANRecipe(Recipe):
 
 @dataclass(frozen=True)
 class DCGANMnistOptions(DCGANOptions):
+    """pytorch/examples' dcgan defaults for ``--dataset mnist``: its checkpoints load without options."""
+
     dataset: str = "mnist"
     image_size: int = 64
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
 
 
 @RECIPES.register("dcgan-mnist")

@@ -286,3 +286,94 @@ class SRGANDiv2kRecipe(SRGANRecipe):
     """SRGAN x4 on DIV2K (the paper's setting); data_root = DIV2K root, Set5/Set14 via eval_sets."""
 
     Options = SRGANDiv2kOptions
+
+
+# -- leftthomas/SRGAN's layout -------------------------------------------------------------
+# The most used public PyTorch SRGAN saves `epochs/netG_epoch_{scale}_{epoch}.pth` and
+# `netD_epoch_...` state dicts of networks that take images in [0, 1] and whose generator
+# returns (tanh + 1) / 2. These modules carry its attribute names (so its files load strictly
+# and our students load back into its unmodified classes) and convert at the boundary:
+# our images stay in [-1, 1], so scores mean here what they mean there.
+class _ReferenceResidual(nn.Module):
+    def __init__(self, nf: int):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(nf, nf, 3, padding=1), nn.BatchNorm2d(nf)
+        self.prelu = nn.PReLU()
+        self.conv2, self.bn2 = nn.Conv2d(nf, nf, 3, padding=1), nn.BatchNorm2d(nf)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(x)))))
+
+
+class _ReferenceUpsample(nn.Module):
+    def __init__(self, nf: int):
+        super().__init__()
+        self.conv = nn.Conv2d(nf, 4 * nf, 3, padding=1)  # (N, 4nf, h, w)
+        self.pixel_shuffle = nn.PixelShuffle(2)  # (N, nf, 2h, 2w)
+        self.prelu = nn.PReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.prelu(self.pixel_shuffle(self.conv(x)))
+
+
+class ReferenceGenerator(nn.Module):
+    """leftthomas/SRGAN's generator (5 residual blocks, 64 channels): LR in [-1, 1] -> SR in [-1, 1]."""
+
+    N_BLOCKS = 5  # block2 ... block6 in its key names
+
+    def __init__(self, scale: int = 4, n_feats: int = 64):
+        super().__init__()
+        self.block1 = nn.Sequential(nn.Conv2d(3, n_feats, 9, padding=4), nn.PReLU())  # (N, nf, h, w)
+        for i in range(self.N_BLOCKS):
+            setattr(self, f"block{2 + i}", _ReferenceResidual(n_feats))
+        self.block7 = nn.Sequential(nn.Conv2d(n_feats, n_feats, 3, padding=1), nn.BatchNorm2d(n_feats))
+        ups = [_ReferenceUpsample(n_feats) for _ in range(int(math.log2(scale)))]  # (N, nf, H, W)
+        self.block8 = nn.Sequential(*ups, nn.Conv2d(n_feats, 3, 9, padding=4))  # (N, 3, H, W)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        head = self.block1((lr + 1) / 2)  # its inputs are in [0, 1]
+        h = head
+        for i in range(self.N_BLOCKS):
+            h = getattr(self, f"block{2 + i}")(h)
+        return torch.tanh(self.block8(head + self.block7(h)))  # = 2 * its output - 1
+
+
+class ReferenceDiscriminator(nn.Module):
+    """leftthomas/SRGAN's critic (keys ``net.N``): image in [-1, 1] -> the logit it takes the sigmoid of."""
+
+    def __init__(self, ndf: int = 64):
+        super().__init__()
+        self.net = Discriminator(ndf).main  # the same layer sequence, under its attribute name
+        for m in self.net:
+            if isinstance(m, nn.LeakyReLU):
+                m.inplace = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x + 1) / 2)  # (N, 1, 1, 1)
+
+
+@dataclass(frozen=True)
+class SRGANReferenceOptions(SRGANOptions):
+    n_feats: int = 64
+    n_blocks: int = ReferenceGenerator.N_BLOCKS
+    ndf: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_blocks != ReferenceGenerator.N_BLOCKS:
+            raise ValueError(f"n_blocks={self.n_blocks}: leftthomas/SRGAN's generator has "
+                             f"{ReferenceGenerator.N_BLOCKS} residual blocks")
+
+
+@RECIPES.register("srgan-leftthomas")
+class SRGANReferenceRecipe(SRGANRecipe):
+    """SRGAN with leftthomas/SRGAN's networks and files (netG_epoch_4_N.pth); its [0, 1] range converted."""
+
+    Options = SRGANReferenceOptions
+    checkpoint_aliases = {"G": ("netG_epoch_*.pth",), "D": ("netD_epoch_*.pth",)}
+
+    def build_generators(self) -> nn.ModuleDict:
+        return nn.ModuleDict({"G": ReferenceGenerator(self.opt.scale, self.opt.n_feats)})
+
+    def build_discriminators(self) -> nn.ModuleDict:
+        return nn.ModuleDict({"D": ReferenceDiscriminator(self.opt.ndf)})

@@ -126,8 +126,10 @@ def edit_targets(labels: torch.Tensor, kind: str, groups: tuple[tuple[int, ...],
 
 @dataclass(frozen=True)
 class StarGANOptions:
-    dataset: str = "textures"  # textures | digits (built in) | celeba (data_root with img_align_celeba/, list_attr_celeba.txt)
-    data_root: str | None = None
+    dataset: str = "textures"  # textures | digits (built in) | celeba (data_root, or image_dir + attr_path)
+    data_root: str | None = None  # celeba: holds images/ (or img_align_celeba/) and list_attr_celeba.txt
+    image_dir: str | None = None  # celeba: the reference's --celeba_image_dir (default: under data_root)
+    attr_path: str | None = None  # celeba: the reference's --attr_path (default: data_root/list_attr_celeba.txt)
     selected_attrs: tuple[str, ...] = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")  # celeba only
     image_size: int = 32
     crop_size: int = 178  # celeba: centre crop before resizing (the reference's celeba_crop_size)
@@ -140,8 +142,9 @@ class StarGANOptions:
     def __post_init__(self) -> None:
         if self.dataset not in ("textures", "digits", "celeba"):
             raise ValueError(f"dataset={self.dataset!r}: valid: textures, digits, celeba")
-        if self.dataset == "celeba" and not self.data_root:
-            raise ValueError("dataset=celeba needs data_root (a folder with img_align_celeba/ and list_attr_celeba.txt)")
+        if self.dataset == "celeba" and not self.data_root and not (self.image_dir and self.attr_path):
+            raise ValueError("dataset=celeba needs data_root (a folder with images/ or img_align_celeba/ and "
+                             "list_attr_celeba.txt), or image_dir and attr_path")
         if self.dataset == "celeba" and not self.selected_attrs:
             raise ValueError("selected_attrs: name at least one CelebA attribute")
         for name in ("g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num"):
@@ -210,7 +213,8 @@ class StarGANRecipe(Recipe):
         if o.dataset == "celeba":
             from gancompress.data.celeba import CelebA
 
-            return CelebA(o.data_root, split, o.selected_attrs, crop=o.crop_size, image_size=o.image_size)
+            return CelebA(o.data_root, split, o.selected_attrs, crop=o.crop_size, image_size=o.image_size,
+                          image_dir=o.image_dir, attr_path=o.attr_path)
         from gancompress.data.multidomain import digit_domains, texture_domains
 
         return (digit_domains if o.dataset == "digits" else texture_domains)(split, o.image_size)
