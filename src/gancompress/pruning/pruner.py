@@ -138,6 +138,8 @@ class Pruner:
         self.couple = [tuple(g) for g in couple if len(set(g)) > 1 and set(g) <= free] if filters else []
         self.level = 0.0
         self._hooks: list = []
+        self._optimizers: list[torch.optim.Optimizer] = []
+        self._keep: dict[str, torch.Tensor] = {}  # masks in the weights' dtype: a multiply per step, no cast
         self._silence, self.silenced = silence, []
 
     # -- schedule ---------------------------------------------------------------
@@ -205,11 +207,18 @@ class Pruner:
         """Keep every weight again (the next `prune_now` ranks all of them, not only the survivors)."""
         for mask in self.masks.values():
             mask.fill_(True)
+        self._keep = {name: torch.ones_like(m.weight) for name, m in self.layers.items()}
 
     @torch.no_grad()
     def apply_masks(self) -> None:
+        """Zero the pruned weights, and their optimizer state (Adam moments), after the masks changed."""
+        self._keep = {name: self.masks[name].to(m.weight.dtype) for name, m in self.layers.items()}
         for name, module in self.layers.items():
-            module.weight.mul_(self.masks[name].to(module.weight.dtype))
+            module.weight.mul_(self._keep[name])
+            for opt in self._optimizers:
+                for value in opt.state.get(module.weight, {}).values():
+                    if torch.is_tensor(value) and value.shape == module.weight.shape:
+                        value.mul_(self._keep[name].to(value.dtype))
         self._zero_silenced()
 
     @torch.no_grad()
@@ -219,29 +228,35 @@ class Pruner:
 
     # -- optimizer integration -------------------------------------------------
     def attach(self, optimizer: torch.optim.Optimizer) -> None:
-        """After each step of `optimizer`: re-zero pruned weights and their optimizer state."""
-        by_param = {id(m.weight): name for name, m in self.layers.items()}
+        """Keep pruned weights at exactly zero through `optimizer`'s steps: their gradients are zeroed before
+        each step (so their optimizer state, cleared whenever the masks change, stays clear and nothing
+        revives them) and the weights are re-zeroed after it (for optimizers that move a weight without a
+        gradient, e.g. weight decay)."""
+        own = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        names = [name for name, m in self.layers.items() if id(m.weight) in own]
+        self._optimizers.append(optimizer)
+        self.apply_masks()
+
+        @torch.no_grad()
+        def before_step(opt, args, kwargs):
+            for name in names:
+                grad = self.layers[name].weight.grad
+                if grad is not None:
+                    grad.mul_(self._keep[name])
 
         @torch.no_grad()
         def after_step(opt, args, kwargs):
-            for group in opt.param_groups:
-                for p in group["params"]:
-                    name = by_param.get(id(p))
-                    if name is None:
-                        continue
-                    mask = self.masks[name]
-                    p.mul_(mask.to(p.dtype))
-                    for value in opt.state.get(p, {}).values():
-                        if torch.is_tensor(value) and value.shape == p.shape:
-                            value.mul_(mask.to(value.dtype))
+            for name in names:
+                self.layers[name].weight.mul_(self._keep[name])
             self._zero_silenced()
 
-        self._hooks.append(optimizer.register_step_post_hook(after_step))
+        self._hooks += [optimizer.register_step_pre_hook(before_step), optimizer.register_step_post_hook(after_step)]
 
     def remove(self) -> None:
         for h in self._hooks:
             h.remove()
         self._hooks.clear()
+        self._optimizers.clear()
 
     # -- state and reports --------------------------------------------------------
     def state_dict(self) -> dict:

@@ -86,7 +86,7 @@ class Pix2PixRecipe(Recipe):
         return {"fake": gens["G"](batch["input"])}
 
     def _scores(self, discs: nn.ModuleDict, batch: Batch, image: torch.Tensor) -> torch.Tensor:
-        return discs["D"](torch.cat([batch["input"], image], 1))
+        return discs["D"](image, batch["input"])
 
     def generator_terms(self, gens, discs, batch, out) -> Terms:
         return {"adv": adversarial(self._scores(discs, batch, out["fake"]), 1.0, self.opt.gan_mode),

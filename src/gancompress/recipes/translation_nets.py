@@ -140,8 +140,10 @@ class NLayerDiscriminator(nn.Module):
         layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 1)]  # (N, 1, H', W')
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of images `x`; a conditional D (pix2pix) scores (condition, x) stacked on channels. Taking
+        the two apart lets a caller that memoises D by its input tensors see the same fakes again."""
+        return self.model(x if condition is None else torch.cat([condition, x], 1))
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
