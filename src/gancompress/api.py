@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ from gancompress.io import save_networks, write_json  # noqa: F401  (write_json:
 from gancompress.metrics.result import Metrics
 from gancompress.recipes import RECIPES, get_recipe
 from gancompress.recipes.base import EvalContext, Recipe
+from gancompress.recipes.modules import GANLoss, ModuleRecipe
 from gancompress.recipes.weights import (WeightSource, check_named, load_networks, load_student,  # noqa: F401
                                         save_in_teacher_format)
 from gancompress.report.grid import grid_image, labelled_panels, save_png
@@ -55,9 +57,16 @@ def write_recipe_file(out: Path, cfg: RunConfig, recipe: Recipe) -> None:
 
 # -- evaluation ----------------------------------------------------------------------------
 def feature_net_for(recipe: Recipe, inception: str | None):
-    from gancompress.metrics import resolve_feature_net
+    """Inception when given (or cached), else the recipe's offline network, else the one the recipe brings,
+    else `NoFeatures` (no FID, and the outputs say so)."""
+    from gancompress.metrics.features import NoFeatures, describe, resolve_feature_net
 
-    return resolve_feature_net(inception, recipe.default_feature_net)
+    if inception or recipe.default_feature_net is not None:
+        return resolve_feature_net(inception, recipe.default_feature_net)
+    if recipe.feature_net is None:
+        return NoFeatures()
+    recipe.feature_net.description = describe(recipe.feature_net)
+    return recipe.feature_net
 
 
 @torch.no_grad()
@@ -160,8 +169,13 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     out = _prepare_out(cfg, resume, env)
     teacher_files: dict[str, Path] = {}
     setup = _setup(cfg, recipe, device, teacher, teacher_files)
-    teacher = setup.teacher_gens
-    teacher_copy = copy.deepcopy(teacher)  # techniques may put the teacher in train mode
+    return _compress(cfg, recipe, setup, env, device, out, resume, teacher_files)
+
+
+def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device: torch.device, out: Path,
+              resume: bool, teacher_files: dict[str, Path]) -> dict:
+    """Everything after the teacher is loaded: train, save, evaluate, draw (shared by `compress_gan`)."""
+    teacher_copy = copy.deepcopy(setup.teacher_gens)  # techniques may put the teacher in train mode
     torch.manual_seed(cfg.train.seed)  # initialisation of anything not copied from the teacher
     technique = get_technique(cfg.technique, setup, cfg.technique_options)
     feats = feature_net_for(recipe, cfg.inception)
@@ -196,6 +210,45 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     sample_sheet(recipe, {"teacher (dense)": teacher_copy, f"student ({sparsity:.0%} sparse)": student},
                  out / "teacher_vs_student.png", device=device)
     return metrics
+
+
+@dataclass
+class Compressed:
+    """What `compress_gan` returns: the student generator (masked weights), its metrics, its run directory."""
+
+    generator: nn.Module
+    metrics: dict
+    out: Path
+
+
+def compress_gan(generator: nn.Module, discriminator: nn.Module, data, *, z_shape: int | tuple,
+                 loss: str | GANLoss = "hinge", sparsity: float = 0.5, granularity: str = "element",
+                 steps: int = 600, technique: str = "self-supervised", out: str | Path = "runs/my-gan",
+                 feature_net: nn.Module | None = None, prune: dict | None = None, train: dict | None = None,
+                 technique_options: dict | None = None, resume: bool = False) -> Compressed:
+    """Compress your own trained GAN from in-memory modules (see `gancompress.recipes.modules`).
+
+    `generator` maps noise (N, *z_shape) to images in [-1, 1], `discriminator` images to scores; `data`
+    is the real images (a tensor, a dataset, or an iterable of batches); `loss` a standard name
+    (vanilla, lsgan, hinge, wgan-gp) or a `GANLoss`. `prune` / `train` take any other PruneConfig /
+    TrainConfig keys (e.g. ``{"layers": ["conv", "deconv", "linear"]}``). Your modules are not changed.
+    """
+    recipe = ModuleRecipe(generator, discriminator, data, loss, z_shape, feature_net=feature_net)
+    cfg = from_mapping(RunConfig, {"recipe": "custom", "technique": technique, "out": str(out),
+                                   "technique_options": dict(technique_options or {}),
+                                   "prune": {"target": sparsity, "granularity": granularity, **(prune or {})},
+                                   "train": {"steps": steps, **(train or {})}})
+    TECHNIQUES.get(cfg.technique)
+    env, device = _distributed(resolve_device(cfg.train.device))
+    run_dir = _prepare_out(cfg, resume, env)
+    teacher = nn.ModuleDict({"G": copy.deepcopy(generator)}).to(device)
+    critic = nn.ModuleDict({"D": copy.deepcopy(discriminator)}).to(device)
+    setup = Setup(recipe=recipe, teacher_gens=teacher, teacher_discs=critic, prune=cfg.prune,
+                  total_steps=cfg.train.steps, lr_g=cfg.train.lr_g or recipe.lr_g, lr_d=cfg.train.lr_d or recipe.lr_d,
+                  device=device)
+    metrics = _compress(cfg, recipe, setup, env, device, run_dir, resume, {})
+    student = load_networks(recipe.build_generators(), run_dir, recipe, prefix=STUDENT, what="student")
+    return Compressed(student["G"].eval(), metrics, run_dir)
 
 
 def quality_ratios(teacher: dict, student: dict) -> dict[str, float]:

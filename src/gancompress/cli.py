@@ -14,9 +14,18 @@ from gancompress.cli_deploy import bench, export
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gancompress")
-def main() -> None:
+@click.option("--recipe-file", "recipe_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A Python file that registers your own recipe (its code runs: name only files you trust); "
+                   "repeatable, before the command.")
+@user_errors
+def main(recipe_files) -> None:
     """Compress trained GAN generators, supervised by their own discriminator and teacher."""
     log_to_stderr()
+    if recipe_files:
+        from gancompress.recipes.plugins import load_recipe_file
+
+        for path in recipe_files:
+            load_recipe_file(path)
 
 
 @main.command("list")

@@ -44,7 +44,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
     for key, net in gens.items():
         info: dict = {}
         if materialize_channels:
-            m = materialize(net, inputs[key])
+            m = materialize(net, inputs[key], label=f"{key}.")
             net = m.net
             write_json(target.student_file(key, ".channels.json"), channel_config(net))
             info.update(removed_channels=m.removed, max_output_change=m.deviation,

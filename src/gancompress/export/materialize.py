@@ -43,13 +43,13 @@ def silence_dead_channels(net: nn.Module, inputs: Inputs) -> nn.Module:
     return small
 
 
-def materialize(net: nn.Module, inputs: Inputs, atol: float = 1e-4) -> Materialized:
+def materialize(net: nn.Module, inputs: Inputs, atol: float = 1e-4, label: str = "") -> Materialized:
     """Remove the dead channels of `net` (not modified); see the module docstring.
 
     Raises RuntimeError when the smaller net's output differs from the silenced net's by more
     than `atol` (relative to the output scale): channel coupling the graph did not capture.
     """
-    graph = ChannelGraph(net, inputs)
+    graph = ChannelGraph(net, inputs, label)
     small = graph.release()
     plans = graph.plans()
     graph.silence(small, plans)

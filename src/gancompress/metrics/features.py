@@ -76,6 +76,17 @@ def standard_inception_path() -> Path | None:
     return None
 
 
+class NoFeatures:
+    """Stands in for a feature network when there is none: nothing computes FID, and outputs say so."""
+
+    description = "none: no feature network given (no FID / KID)"
+
+
+def describe(net) -> str:
+    """What a feature network is called in outputs (a user's module may not say)."""
+    return getattr(net, "description", None) or f"{type(net).__name__} (a feature network given by the user)"
+
+
 def resolve_feature_net(inception: str | Path | None, default: str) -> nn.Module:
     """Inception from `inception` (or a standard cache) when present, else the recipe's offline net."""
     path = Path(inception) if inception else standard_inception_path()

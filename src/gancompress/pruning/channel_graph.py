@@ -62,10 +62,25 @@ def _mixes_channels(module) -> bool:
     return "Shuffle" in str(getattr(module, "_grad_fn", ""))
 
 
-class ChannelGraph:
-    """The channel groups of `net` (not modified) on `inputs`, (args, kwargs) of one forward call."""
+MIXING_NORMS = (nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 
-    def __init__(self, net: nn.Module, inputs: Inputs):
+
+def _refuse_channel_mixing_norms(net: nn.Module, label: str = "") -> None:
+    """Removing a channel a GroupNorm / LayerNorm normalises together with others changes the others'
+    outputs, so no channel can be removed exactly: refuse up front, naming the layer."""
+    for name, m in net.named_modules():
+        if isinstance(m, MIXING_NORMS):
+            raise ValueError(f"layer {label + name!r} is a {type(m).__name__}: it normalises channels together, so "
+                             "removing channels (filter pruning, export --materialize) would change what the "
+                             "others compute; prune with element or nm granularity instead")
+
+
+class ChannelGraph:
+    """The channel groups of `net` (not modified) on `inputs`, (args, kwargs) of one forward call;
+    `label` prefixes layer names in errors (e.g. ``"G."``)."""
+
+    def __init__(self, net: nn.Module, inputs: Inputs, label: str = ""):
+        _refuse_channel_mixing_norms(net, label)
         self.net = copy.deepcopy(net).eval().requires_grad_(True)
         self._switched = [m for m in self.net.modules() if getattr(m, "inplace", False) is True]
         for m in self._switched:

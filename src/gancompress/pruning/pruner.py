@@ -39,6 +39,19 @@ def _example_names(model: nn.Module) -> list[str]:
     return [n for n, m in model.named_modules() if layer_kind(m)][:4]
 
 
+def _refuse_computed_weights(layers: Mapping[str, nn.Module]) -> None:
+    """A layer whose weight is computed from another tensor (spectral norm, any parametrization) would
+    overwrite its mask at the next forward pass: refuse it by name, before any training."""
+    from torch.nn.utils import parametrize
+
+    for name, m in layers.items():
+        if hasattr(m, "weight_orig") or parametrize.is_parametrized(m, "weight"):
+            raise ValueError(f"prune: layer {name!r} computes its weight (spectral norm or another "
+                             "parametrization), so a mask on it would not hold; remove that first "
+                             "(torch.nn.utils.remove_spectral_norm, or parametrize.remove_parametrizations) "
+                             f"or leave the layer out (--set 'prune.exclude=[{name}]')")
+
+
 def count_sparsity(tensors: Iterable[torch.Tensor]) -> float:
     """Fraction of exactly-zero entries over all `tensors`."""
     total = zeros = 0
@@ -130,6 +143,7 @@ class Pruner:
         self.total_steps = total_steps
         self.model = model  # context-aware criteria (norm-scale) look at neighbouring layers
         self.layers = select_layers(model, cfg)
+        _refuse_computed_weights(self.layers)
         self.kinds = {name: layer_kind(m) for name, m in self.layers.items()}
         self.masks = {name: torch.ones_like(m.weight, dtype=torch.bool) for name, m in self.layers.items()}
         filters = self.granularity.whole_channels

@@ -50,7 +50,8 @@ class Recipe(ABC):
     lr_d: ClassVar[float] = 2e-4
     betas: ClassVar[tuple[float, float]] = (0.5, 0.999)
     n_critic: ClassVar[int] = 1  # discriminator steps per generator step in the original training (WGAN-GP: 5)
-    default_feature_net: ClassVar[str] = "digits-classifier"
+    default_feature_net: ClassVar[str | None] = "digits-classifier"  # None: the recipe's own `feature_net`
+    feature_net: nn.Module | None = None  # a feature network the recipe brings (a user's, for ModuleRecipe)
     width_options: ClassVar[tuple[str, ...]] = ()  # options that scale the generators' channel widths
     # extra file-name patterns per network key, for checkpoints saved by a reference implementation
     checkpoint_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}

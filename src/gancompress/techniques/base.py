@@ -106,7 +106,7 @@ class Technique(ABC):
         if generators and GRANULARITIES.get(cfg.granularity).whole_channels:
             inputs = example_inputs(self.student_recipe, nets)
             keep = output_layers(nets, inputs)
-            graphs = {key: ChannelGraph(net, inputs[key]) for key, net in nets.items()}  # traced once
+            graphs = {key: ChannelGraph(net, inputs[key], f"{key}.") for key, net in nets.items()}  # traced once
             couple = [[f"{key}.{name}" for name in group] for key, graph in graphs.items()
                       for group in graph.coupled_layers()]
             silence = partial(silenced_tensors, nets, graphs)
