@@ -58,18 +58,24 @@ def _reference_teacher(recipe_name: str, root: Path) -> list[str]:
 
 
 def time_steps(cfg, teacher_dir, steps: int, warmup: int) -> tuple[dict, object]:
-    """Per-step seconds of dense training and of self-supervised compression, alternated."""
+    """Per-step seconds of dense training and of self-supervised compression, alternated (on
+    ``train.device``, under ``train.amp``)."""
     r = recipe_for(cfg, teacher_dir)
-    device = torch.device("cpu")
+    device = torch.device("cpu" if cfg.train.device == "auto" else cfg.train.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    dtype = {"off": None, "bf16": torch.bfloat16}[cfg.train.amp]
     dense = get_technique("dense", _setup(cfg, r, device, None))
     method = get_technique("self-supervised", _setup(cfg, r, device, teacher_dir), cfg.technique_options)
     batcher = StepBatcher(r.dataset("train"), cfg.train.batch_size, 0)
     times = {"dense": [], "self-supervised": []}
     for step in range(steps + warmup):
-        batch = r.make_batch(batcher.items(step), torch.Generator().manual_seed(step))
+        batch = {k: v.to(device) for k, v in r.make_batch(batcher.items(step), torch.Generator().manual_seed(step)).items()}
         for name, tech in (("dense", dense), ("self-supervised", method)):
+            sync()
             start = time.perf_counter()
-            tech.train_step(batch, step)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                tech.train_step(batch, step)
+            sync()
             if step >= warmup:
                 times[name].append(time.perf_counter() - start)
     return times, method
@@ -83,9 +89,11 @@ def time_steps(cfg, teacher_dir, steps: int, warmup: int) -> tuple[dict, object]
 @click.option("--full-size", type=click.Choice(sorted(FULL_SIZE)), help="The reference's default networks at 256 px.")
 @click.option("--run-steps", default=2000, show_default=True, help="Full size: the compression run the pruning "
               "schedule is set for (its mask period is run-steps // 50 unless --every says otherwise).")
-def main(config_name, steps, warmup, every, full_size, run_steps):
+@click.option("--device", default="cpu", show_default=True, help="cpu | cuda")
+@click.option("--amp", default="off", show_default=True, help="Mixed precision of the steps: off | bf16.")
+def main(config_name, steps, warmup, every, full_size, run_steps, device, amp):
     torch.manual_seed(0)
-    extra = [f"prune.every={every}"] if every else []
+    extra = ([f"prune.every={every}"] if every else []) + [f"train.device={device}", f"train.amp={amp}"]
     with tempfile.TemporaryDirectory() as tmp:
         if full_size:
             overrides = _reference_teacher(full_size, Path(tmp)) + ["train.batch_size=1", f"train.steps={run_steps}"]
@@ -103,7 +111,7 @@ def main(config_name, steps, warmup, every, full_size, run_steps):
         mean = {k: statistics.fmean(v) * 1000 for k, v in times.items()}
         params = sum(p.numel() for p in method.student.parameters())
         print(f"recipe {cfg.recipe}, {params / 1e6:.1f} M generator parameters, batch {cfg.train.batch_size}, "
-              f"{steps} timed steps, threads {torch.get_num_threads()}")
+              f"{steps} timed steps, {cfg.train.device}, amp {cfg.train.amp}, threads {torch.get_num_threads()}")
         print(f"dense GAN step:          {med['dense']:.1f} ms (median)")
         print(f"compression step:        {med['self-supervised']:.1f} ms (median; pruning masks every {period} step(s))")
         print(f"ratio compression/dense: {med['self-supervised'] / med['dense']:.2f}x (median), "

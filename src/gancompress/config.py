@@ -18,6 +18,9 @@ import yaml
 from gancompress.pruning import PruneConfig
 
 
+AMP_DTYPES = {"off": None, "bf16": "bfloat16"}  # train.amp -> torch dtype name
+
+
 class ConfigError(ValueError):
     """A configuration that cannot be run; the message names the offending key."""
 
@@ -40,6 +43,10 @@ class TrainConfig:
     eval_every: int = 0  # 0: evaluate only at the end
     eval_samples: int = 1000
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N
+    # mixed precision of the training steps (evaluation stays float32): off | bf16. fp16 would need loss
+    # scaling inside every technique's optimiser steps, which they do not have
+    amp: str = "off"
+    channels_last: bool = False  # networks and image batches in NHWC memory layout (faster convs on GPUs)
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps", self.steps, "must be >= 1")
@@ -54,6 +61,7 @@ class TrainConfig:
         _check(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
                "train.device", self.device, "valid: auto, cpu, cuda, cuda:N")
         _check(self.eval_samples >= 2, "train.eval_samples", self.eval_samples, "must be >= 2")
+        _check(self.amp in AMP_DTYPES, "train.amp", self.amp, f"valid: {', '.join(AMP_DTYPES)}")
 
 
 @dataclass(frozen=True)

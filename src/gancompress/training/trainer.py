@@ -5,6 +5,7 @@ and saves whatever ``technique.stateful()`` names.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from gancompress.config import TrainConfig
+from gancompress.config import AMP_DTYPES, TrainConfig
 from gancompress.recipes.base import Recipe
 from gancompress.rundir import RunDir
 from gancompress.errors import CheckpointError, NonFiniteLossError
@@ -85,6 +86,10 @@ class Trainer:
         objects = list(technique.stateful().values())
         self._modules = [o for o in objects if isinstance(o, nn.Module)]
         self._optimizers = [o for o in objects if isinstance(o, torch.optim.Optimizer)]
+        if cfg.channels_last:  # in place: the optimisers keep their parameters
+            for net in [*self._modules, technique.setup.teacher_gens, technique.setup.teacher_discs]:
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)
         average_gradients_before_steps(self._optimizers, env)
         self.average = WeightAverage(technique.student, cfg.ema) if cfg.ema > 0 else None
 
@@ -96,6 +101,9 @@ class Trainer:
         """This rank's share of global batch `step` (noise drawn for the global batch, then sharded)."""
         rng = torch.Generator().manual_seed(step_seed(self.cfg.seed, step, 2))
         batch = self.batcher.shard(self.recipe.make_batch(self.batcher.items(step), rng))
+        if self.cfg.channels_last:
+            return {k: v.to(self.device, memory_format=torch.channels_last) if v.dim() == 4 else v.to(self.device)
+                    for k, v in batch.items()}
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def run(self, resume: bool = False) -> LoopResult:
@@ -113,7 +121,8 @@ class Trainer:
             torch.manual_seed(step_seed(cfg.seed, step, 100 + self.env.rank))
             self._set_learning_rates(step)
             try:
-                raw = self.technique.train_step(self.batch(step), step)
+                with self._autocast():
+                    raw = self.technique.train_step(self.batch(step), step)
             except NonFiniteLossError as err:  # caught before the optimiser step: weights are intact
                 raise NonFiniteLossError(err.term, err.value, step, self._kept_note()) from None
             average_buffers(self._modules, self.env)
@@ -140,6 +149,12 @@ class Trainer:
         if writer is not None:
             writer.close()
         return LoopResult(cfg.steps - start, logs, history)
+
+    def _autocast(self):
+        """Mixed precision for one training step, as ``train.amp`` asks (a no-op context when off)."""
+        dtype = AMP_DTYPES[self.cfg.amp]
+        return torch.autocast(self.device.type, dtype=getattr(torch, dtype), enabled=dtype is not None) \
+            if dtype is not None else contextlib.nullcontext()
 
     def _set_learning_rates(self, step: int) -> None:
         """Every optimiser's rate times ``lr_factor`` (a function of the step alone, so resume-safe)."""
