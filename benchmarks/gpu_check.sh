@@ -10,12 +10,12 @@ mkdir -p "$out"
 export TQDM_DISABLE=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$out/gpu.txt"
-timeout 240 python -m pytest -q -m cuda tests/test_gpu.py 2>&1 | tail -5 | tee "$out/cuda_tests.txt"
-for amp in off bf16; do
-  timeout 150 python benchmarks/step_cost.py --full-size pix2pix --device cuda --amp "$amp" --steps 20 --warmup 3 \
+timeout 150 python -m pytest -q -m cuda tests/test_gpu.py 2>&1 | tail -5 | tee "$out/cuda_tests.txt"
+for amp in off bf16 fp16; do
+  timeout 60 python benchmarks/step_cost.py --full-size pix2pix --device cuda --amp "$amp" --steps 20 --warmup 3 \
     2>&1 | tail -7 | tee "$out/step_cost_pix2pix_$amp.txt"
 done
-timeout 90 python - <<'PY' 2>&1 | tee "$out/semi_structured.txt"
+timeout 60 python - <<'PY' 2>&1 | tee "$out/semi_structured.txt"
 # 2:4 kernels on the full-size pix2pix generator, its weights 2:4-pruned (convs: unfold + sparse matmul)
 import torch
 from gancompress.export.semi import bench_semi_structured

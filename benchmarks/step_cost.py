@@ -63,7 +63,7 @@ def time_steps(cfg, teacher_dir, steps: int, warmup: int) -> tuple[dict, object]
     r = recipe_for(cfg, teacher_dir)
     device = torch.device("cpu" if cfg.train.device == "auto" else cfg.train.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    dtype = {"off": None, "bf16": torch.bfloat16}[cfg.train.amp]
+    dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.train.amp]
     dense = get_technique("dense", _setup(cfg, r, device, None))
     method = get_technique("self-supervised", _setup(cfg, r, device, teacher_dir), cfg.technique_options)
     batcher = StepBatcher(r.dataset("train"), cfg.train.batch_size, 0)
@@ -90,7 +90,7 @@ def time_steps(cfg, teacher_dir, steps: int, warmup: int) -> tuple[dict, object]
 @click.option("--run-steps", default=2000, show_default=True, help="Full size: the compression run the pruning "
               "schedule is set for (its mask period is run-steps // 50 unless --every says otherwise).")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda")
-@click.option("--amp", default="off", show_default=True, help="Mixed precision of the steps: off | bf16.")
+@click.option("--amp", default="off", show_default=True, help="Mixed precision of the steps: off | bf16 | fp16.")
 def main(config_name, steps, warmup, every, full_size, run_steps, device, amp):
     torch.manual_seed(0)
     extra = ([f"prune.every={every}"] if every else []) + [f"train.device={device}", f"train.amp={amp}"]

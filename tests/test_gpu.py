@@ -19,18 +19,22 @@ def _compress(tmp_path, device, *sets):
     return json.loads((out / "metrics.json").read_text()), out
 
 
-def test_bf16_steps_and_channels_last_keep_a_float32_student(tmp_path):
-    metrics, out = _compress(tmp_path, "cpu", "--set", "train.amp=bf16", "--set", "train.channels_last=true")
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_steps_and_channels_last_keep_a_float32_student(tmp_path, amp):
+    metrics, out = _compress(tmp_path, "cpu", "--set", f"train.amp={amp}", "--set", "train.channels_last=true",
+                             "--set", "train.ckpt_every=2")
     assert metrics["student"]["sparsity"] == pytest.approx(0.5, abs=0.01)
     from safetensors.torch import load_file
 
     weights = load_file(str(out / "student_G.safetensors"))
     assert all(v.dtype in (torch.float32, torch.int64) and torch.isfinite(v.float()).all() for v in weights.values())
+    state = torch.load(out / "checkpoint.pt", weights_only=True)["state"]
+    assert ("grad_scaler" in state) == (amp == "fp16")  # the fp16 loss scale is resumed with the run
 
 
 @pytest.mark.cuda
 @cuda
-@pytest.mark.parametrize("amp", ["off", "bf16"])
+@pytest.mark.parametrize("amp", ["off", "bf16", "fp16"])
 def test_compress_on_cuda(tmp_path, amp):
     metrics, _ = _compress(tmp_path, "cuda", "--set", f"train.amp={amp}", "--set", "train.channels_last=true")
     assert metrics["student"]["sparsity"] == pytest.approx(0.5, abs=0.01)

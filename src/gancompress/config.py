@@ -18,7 +18,7 @@ import yaml
 from gancompress.pruning import PruneConfig
 
 
-AMP_DTYPES = {"off": None, "bf16": "bfloat16"}  # train.amp -> torch dtype name
+AMP_DTYPES = {"off": None, "bf16": "bfloat16", "fp16": "float16"}  # train.amp -> torch dtype name
 
 
 class ConfigError(ValueError):
@@ -43,9 +43,7 @@ class TrainConfig:
     eval_every: int = 0  # 0: evaluate only at the end
     eval_samples: int = 1000
     device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N
-    # mixed precision of the training steps (evaluation stays float32): off | bf16. fp16 would need loss
-    # scaling inside every technique's optimiser steps, which they do not have
-    amp: str = "off"
+    amp: str = "off"  # mixed precision of the training steps (evaluation stays float32): off | bf16 | fp16 (loss-scaled)
     channels_last: bool = False  # networks and image batches in NHWC memory layout (faster convs on GPUs)
 
     def __post_init__(self) -> None:

@@ -69,8 +69,8 @@ class AdversarialKD(Technique):
             parts["distill"] = self.opt.distill * distillation(t_out, s_out, "l1")
         loss = sum(parts.values())
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.backward(loss)
+        self.optimizer_step(self.opt_g)
         return {**scalars("G", g_terms), **scalars("D", d_terms),
                 **{f"loss/{k}": v.detach() for k, v in parts.items()}, "loss/total": loss.detach(),
                 "prune/sparsity": torch.tensor(sparsity)}

@@ -85,6 +85,19 @@ class Technique(ABC):
         """Objects with ``state_dict``/``load_state_dict`` that a checkpoint must hold."""
 
     # -- helpers shared by techniques -------------------------------------------------
+    scaler: torch.amp.GradScaler | None = None  # set by the trainer for fp16 steps (train.amp=fp16)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``, through the fp16 loss scaler when there is one."""
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """``optimizer.step()``; with the fp16 scaler: unscaled, and skipped when a gradient overflowed."""
+        if self.scaler is None:
+            optimizer.step()
+        else:
+            self.scaler.step(optimizer)
+
     def adam(self, params, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, betas=self.recipe.betas)
 
@@ -124,8 +137,8 @@ class Technique(ABC):
         set_trainable(discs, True)
         terms = finite("D", r.discriminator_terms(discs, batch, fakes))
         opt_d.zero_grad(set_to_none=True)
-        weighted_total(terms, r.d_weights).backward()
-        opt_d.step()
+        self.backward(weighted_total(terms, r.d_weights))
+        self.optimizer_step(opt_d)
         set_trainable(discs, False)
         return terms
 

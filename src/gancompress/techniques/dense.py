@@ -34,8 +34,8 @@ class DenseGANTraining(Technique):
             g_loss = weighted_total(g_terms, r.g_weights)
         if g_step:
             self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
+            self.backward(g_loss)
+            self.optimizer_step(self.opt_g)
         return {**scalars("G", g_terms), **scalars("D", d_terms), "G/total": g_loss.detach()}
 
     def stateful(self) -> dict[str, Any]:

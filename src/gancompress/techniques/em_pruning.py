@@ -85,7 +85,7 @@ class EMPruning(GANFinetune):
 
     def update_student(self) -> None:  # M-step: straight-through update of the latent weights
         self.latent.load_into_layers()
-        self.opt_g.step()
+        self.optimizer_step(self.opt_g)
         self.latent.take_from_layers()
         self.pruner.apply_masks()
 

@@ -100,7 +100,7 @@ class GANFinetune(Technique):
             parts["distill"] = o.distill * distillation(t_out, out, o.distill_loss)
         loss = sum(parts.values())
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
+        self.backward(loss)
         self.update_student()
         logs.update({f"loss/{k}": v.detach() for k, v in parts.items()})
         logs["loss/total"] = loss.detach()
@@ -112,7 +112,7 @@ class GANFinetune(Technique):
 
     def update_student(self) -> None:
         """The student's optimiser step (gradients are in place)."""
-        self.opt_g.step()
+        self.optimizer_step(self.opt_g)
 
     def stateful(self) -> dict[str, Any]:
         state: dict[str, Any] = {"gens": self.gens, "opt_g": self.opt_g}

@@ -111,8 +111,8 @@ class LIT(Technique):
             parts["distill"] = o.distill * distillation(t_out, r.generate(self.gens, batch), "l1")
         loss = sum(parts.values())
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.backward(loss)
+        self.optimizer_step(self.opt_g)
         return {**{f"loss/{k}": v.detach() for k, v in parts.items()}, "loss/total": loss.detach(),
                 "prune/sparsity": torch.tensor(sparsity)}
 

@@ -132,8 +132,8 @@ class SelfSupervisedCompression(Technique):
         l_dc, dc_parts = consistency(d_t, d_s, self.dc_weights, o.form, o.reduction, o.eps, worse=-1.0)
         loss = l_gc + o.lambda_dc * l_dc
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.backward(loss)
+        self.optimizer_step(self.opt_g)
 
         logs = {**scalars("G", g_s), **scalars("GC", gc_parts), **scalars("DC", dc_parts),
                 "loss/L_GC": l_gc.detach(), "loss/L_DC": l_dc.detach(), "loss/total": loss.detach(),
@@ -146,8 +146,8 @@ class SelfSupervisedCompression(Technique):
                 d_on_t = finite("D", r.discriminator_terms(d, batch, r.fakes_for_d_update(t_out)))
             d_loss = weighted_total(d_on_s, r.d_weights) + weighted_total(d_on_t, r.d_weights)
             self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
+            self.backward(d_loss)
+            self.optimizer_step(self.opt_d)
             logs.update(scalars("D", d_on_s))
         return logs
 

@@ -44,6 +44,8 @@ def _stateful(technique: Technique, average: WeightAverage | None) -> dict[str, 
     objects = dict(technique.stateful())
     if technique.recipe.state_dict():  # recipe state, e.g. CycleGAN's image pools
         objects["recipe"] = technique.recipe
+    if technique.scaler is not None:  # fp16 loss scale
+        objects["grad_scaler"] = technique.scaler
     return {**objects, "weight_average": average} if average is not None else objects
 
 
@@ -92,6 +94,8 @@ class Trainer:
                     net.to(memory_format=torch.channels_last)
         average_gradients_before_steps(self._optimizers, env)
         self.average = WeightAverage(technique.student, cfg.ema) if cfg.ema > 0 else None
+        if cfg.amp == "fp16":  # float16 gradients underflow without loss scaling
+            technique.scaler = torch.amp.GradScaler(device.type)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -123,6 +127,8 @@ class Trainer:
             try:
                 with self._autocast():
                     raw = self.technique.train_step(self.batch(step), step)
+                if self.technique.scaler is not None:
+                    self.technique.scaler.update()
             except NonFiniteLossError as err:  # caught before the optimiser step: weights are intact
                 raise NonFiniteLossError(err.term, err.value, step, self._kept_note()) from None
             average_buffers(self._modules, self.env)
