@@ -112,3 +112,85 @@ def test_pickle_that_runs_code_is_refused(tmp_path, suffix, monkeypatch):
     assert not (tmp_path / "PWNED").exists()
     torch.save({"w": torch.ones(1)}, tmp_path / "fine.pth")  # a plain state dict still loads
     assert load_state_dict_file(tmp_path / "fine.pth")["w"].item() == 1.0
+
+
+# -- nothing lost: one run per folder, never over a teacher's or the user's files -------------------
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _teacher(tmp_path):
+    teacher = tmp_path / "teacher"
+    CliRunner().invoke(main, ["train", "--out", str(teacher), *TINY], catch_exceptions=False)
+    return teacher
+
+
+def test_a_live_run_holds_its_folder(tmp_path):
+    import json
+    import socket
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": "now"}))
+    before = _snapshot(out)
+    message = cli("train", "--out", str(out), *TINY)
+    assert "is in use by process" in message and str(os.getpid()) in message
+    assert _snapshot(out) == before  # nothing written
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
+    import json
+    import socket
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".lock").write_text(json.dumps({"pid": 2**22 + 4321, "host": socket.gethostname(), "since": "then"}))
+    result = CliRunner().invoke(main, ["train", "--out", str(out), *TINY], catch_exceptions=False)
+    assert result.exit_code == 0 and not (out / ".lock").exists()  # released at the end
+
+
+def test_out_equal_to_teacher_is_refused_and_the_teacher_is_untouched(tmp_path):
+    teacher = _teacher(tmp_path)
+    before = _snapshot(teacher)
+    assert "is the teacher's folder" in cli("compress", "--teacher", str(teacher), "--out", str(teacher), *TINY)
+    assert _snapshot(teacher) == before
+
+
+def test_out_holding_the_users_own_files_is_refused(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "config.yaml").write_text("my: own notes\n")
+    assert "already holds files (config.yaml)" in cli("train", "--out", str(out), *TINY)
+    assert (out / "config.yaml").read_text() == "my: own notes\n"
+
+
+def test_a_run_killed_between_its_checkpoint_renames_is_still_a_run(tmp_path):
+    out = tmp_path / "o"
+    CliRunner().invoke(main, ["train", "--out", str(out), *TINY], catch_exceptions=False)
+    (out / "checkpoint.pt").rename(out / "checkpoint.prev.pt")
+    before = _snapshot(out)
+    assert "already holds a run; pass --resume" in cli("train", "--out", str(out), *TINY)
+    assert _snapshot(out) == before
+
+
+def test_duplicate_yaml_keys_are_refused_naming_the_key(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("train:\n  steps: 3\n  steps: 5\n")
+    message = cli("train", "--config", str(config), "--out", str(tmp_path / "o"))
+    assert "key 'steps' appears twice" in message and "c.yaml" in message
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda t: t.to(torch.int32), "is int32 in the checkpoint; the model's is float32"),
+    (lambda t: t.fill_(float("nan")), "holds NaN or inf values"),
+])
+def test_teacher_weights_of_the_wrong_dtype_or_not_finite_are_refused(tmp_path, damage, expected):
+    from safetensors.torch import load_file, save_file
+
+    teacher = _teacher(tmp_path)
+    state = load_file(str(teacher / "G.safetensors"))
+    state["main.0.weight"] = damage(state["main.0.weight"])
+    save_file(state, str(teacher / "G.safetensors"))
+    message = cli("compress", "--teacher", str(teacher), "--out", str(tmp_path / "o"), *TINY)
+    assert expected in message and "main.0.weight" in message
+    assert not (tmp_path / "o" / "metrics.json").exists()

@@ -1,4 +1,5 @@
 """Crash safety: SIGKILL midway + --resume gives the uninterrupted result; corrupt checkpoints fail clearly."""
+import json
 import os
 import signal
 import subprocess
@@ -80,3 +81,40 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     proc = subprocess.run(cli("train", "--steps", "2", "--out", str(tmp_path / "none"), "--resume"),
                           env=ENV, capture_output=True, text=True)
     assert proc.returncode != 0 and "does not exist" in proc.stderr + proc.stdout
+
+
+def _train(out, steps, *more):
+    from click.testing import CliRunner
+
+    from gancompress.cli import main
+
+    return CliRunner().invoke(main, ["train", "--out", str(out), "--steps", str(steps), *TINY,
+                                     "--set", "train.ckpt_every=2", *more])
+
+
+def test_the_last_checkpoint_keeps_an_older_one_beside_it(tmp_path):
+    assert _train(tmp_path / "o", 4).exit_code == 0  # steps a multiple of ckpt_every: saved once at step 4
+    assert load_training_state(tmp_path / "o" / "checkpoint.pt")["step"] == 4
+    assert load_training_state(tmp_path / "o" / "checkpoint.prev.pt")["step"] == 2
+
+
+def test_a_half_written_last_log_line_is_dropped_on_resume_and_stale_temporaries_go(tmp_path):
+    out = tmp_path / "o"
+    assert _train(out, 4).exit_code == 0
+    with open(out / "log.jsonl", "a") as f:
+        f.write('{"step": 5, "G/ad')  # killed while writing
+    (out / ".checkpoint.pt.k3j2.tmp").write_bytes(b"half a checkpoint")
+    result = _train(out, 6, "--resume")  # a longer run continues from step 4
+    assert result.exit_code == 0, result.output
+    assert "dropped a half-written last line" in result.output
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6] and not list(out.glob(".*.tmp"))
+
+
+def test_a_damaged_log_line_before_the_last_names_the_file(tmp_path):
+    out = tmp_path / "o"
+    assert _train(out, 4).exit_code == 0
+    lines = (out / "log.jsonl").read_text().splitlines()
+    (out / "log.jsonl").write_text("\n".join([lines[0], "garbage", *lines[1:]]) + "\n")
+    result = _train(out, 6, "--resume")
+    assert result.exit_code == 1 and "log.jsonl' line 2 is not a log record" in result.output

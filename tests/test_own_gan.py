@@ -78,3 +78,21 @@ def test_own_gan_from_the_command_line_through_a_recipe_file(tmp_path):
               "--steps", 3, "--out", tmp_path / "s", *opts)
     metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
     assert metrics["student"]["sparsity"] == pytest.approx(0.5, abs=0.02) and metrics["features"].startswith("none")
+
+
+def test_an_installed_package_registers_its_recipe_through_the_entry_point_group(monkeypatch):
+    from gancompress.recipes import RECIPES, plugins
+
+    class EntryPoint:
+        name = "entry-point-gan"
+
+        def load(self):
+            class FromAPackage(plugins.Recipe):
+                """A recipe an installed package ships."""
+            return FromAPackage
+
+    seen = []
+    monkeypatch.setattr(plugins, "entry_points", lambda group: seen.append(group) or [EntryPoint()])
+    monkeypatch.setattr(RECIPES, "_items", dict(RECIPES._items))  # leave the real registry as it was
+    assert plugins.load_entry_points() == ["entry-point-gan"] and seen == ["gancompress.recipes"]
+    assert RECIPES.get("entry-point-gan").__name__ == "FromAPackage"

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -22,6 +24,7 @@ from gancompress.report.grid import grid_image, labelled_panels, save_png
 from gancompress.rundir import STUDENT, TRAINED, RunDir
 from gancompress.techniques import TECHNIQUES, get_technique
 from gancompress.techniques.base import Setup
+from gancompress.training.checkpoint import previous_path
 from gancompress.training.distributed import DistEnv, device_for, init_from_env
 from gancompress.training.trainer import Trainer
 
@@ -107,14 +110,27 @@ def _distributed(device: torch.device) -> tuple[DistEnv, torch.device]:
     return env, device_for(env, device)
 
 
-def _prepare_out(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv()) -> Path:
+@contextmanager
+def _claimed(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv(), teacher: Path | None = None) -> Iterator[Path]:
+    """`cfg.out`, held by this run for its whole length (one run per directory), checked and prepared:
+    never a teacher's folder, never a run's unless resuming it, never a folder of the user's own files."""
     run = RunDir(cfg.out)
-    if not resume and run.checkpoint.exists():
-        raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it or choose another --out")
-    run.path.mkdir(parents=True, exist_ok=True)
-    if env.is_main:
-        run.write_config(to_dict(cfg))
-    return run.path
+    if teacher is not None and run.path.resolve() == teacher.resolve():
+        raise ValueError(f"--out {str(run.path)!r} is the teacher's folder: the run would overwrite its files; "
+                         "choose another --out")
+    with run.locked(enabled=env.is_main):
+        if not resume and (run.checkpoint.exists() or previous_path(run.checkpoint).exists()):
+            raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it or choose "
+                                  "another --out")
+        if env.is_main:  # (torchrun: rank 0 checks and writes; the others only use the folder)
+            others = sorted(p.name for p in run.path.iterdir() if p.name != RunDir.LOCK and not p.name.endswith(".tmp"))
+            if not resume and others:
+                raise FileExistsError(f"{run.path} already holds files ({', '.join(others[:3])}"
+                                      f"{', ...' if len(others) > 3 else ''}); choose an empty or new --out")
+            run.remove_stale_temporaries()
+            run.write_config(to_dict(cfg))
+        run.path.mkdir(parents=True, exist_ok=True)
+        yield run.path
 
 
 def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher: WeightSource | Path | None,
@@ -139,7 +155,11 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     device = resolve_device(cfg.train.device)
     recipe = recipe_for(cfg, None)
     env, device = _distributed(device)
-    out = _prepare_out(cfg, resume, env)
+    with _claimed(cfg, resume, env) as out:
+        return _train(cfg, recipe, env, device, out, resume)
+
+
+def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, out: Path, resume: bool) -> dict:
     torch.manual_seed(cfg.train.seed)  # network initialisation
     technique = get_technique("dense", _setup(cfg, recipe, device, None), {})
     feats = feature_net_for(recipe, cfg.inception)
@@ -166,10 +186,10 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     teacher = teacher_source(cfg)
     recipe = recipe_for(cfg, teacher.directory)
     env, device = _distributed(device)
-    out = _prepare_out(cfg, resume, env)
-    teacher_files: dict[str, Path] = {}
-    setup = _setup(cfg, recipe, device, teacher, teacher_files)
-    return _compress(cfg, recipe, setup, env, device, out, resume, teacher_files)
+    with _claimed(cfg, resume, env, teacher.directory) as out:
+        teacher_files: dict[str, Path] = {}
+        setup = _setup(cfg, recipe, device, teacher, teacher_files)
+        return _compress(cfg, recipe, setup, env, device, out, resume, teacher_files)
 
 
 def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device: torch.device, out: Path,
@@ -240,13 +260,13 @@ def compress_gan(generator: nn.Module, discriminator: nn.Module, data, *, z_shap
                                    "train": {"steps": steps, **(train or {})}})
     TECHNIQUES.get(cfg.technique)
     env, device = _distributed(resolve_device(cfg.train.device))
-    run_dir = _prepare_out(cfg, resume, env)
     teacher = nn.ModuleDict({"G": copy.deepcopy(generator)}).to(device)
     critic = nn.ModuleDict({"D": copy.deepcopy(discriminator)}).to(device)
     setup = Setup(recipe=recipe, teacher_gens=teacher, teacher_discs=critic, prune=cfg.prune,
                   total_steps=cfg.train.steps, lr_g=cfg.train.lr_g or recipe.lr_g, lr_d=cfg.train.lr_d or recipe.lr_d,
                   device=device)
-    metrics = _compress(cfg, recipe, setup, env, device, run_dir, resume, {})
+    with _claimed(cfg, resume, env) as run_dir:
+        metrics = _compress(cfg, recipe, setup, env, device, run_dir, resume, {})
     student = load_networks(recipe.build_generators(), run_dir, recipe, prefix=STUDENT, what="student")
     return Compressed(student["G"].eval(), metrics, run_dir)
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from gancompress.io import read_yaml
 from gancompress.pruning import PruneConfig
 
 
@@ -205,7 +206,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         path = SHIPPED_CONFIGS / f"{path}.yaml"
     if path is not None:
         try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
+            data = read_yaml(Path(path).read_text()) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file {str(path)!r} does not exist; shipped configs: "
                               f"{', '.join(shipped_configs())}") from None

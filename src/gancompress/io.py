@@ -85,10 +85,35 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -
                 f"{what}: shape mismatch at {key!r}: checkpoint {tuple(state[key].shape)} "
                 f"vs model {tuple(value.shape)} (is it for another architecture or other options?)"
             )
+        if value.is_floating_point() and not state[key].is_floating_point():
+            raise CheckpointError(f"{what}: {key!r} is {str(state[key].dtype).removeprefix('torch.')} in the "
+                                  f"checkpoint; the model's is {str(value.dtype).removeprefix('torch.')} "
+                                  "(a file saved with the wrong dtype would load as garbage)")
+        if state[key].is_floating_point() and not bool(torch.isfinite(state[key]).all()):
+            raise CheckpointError(f"{what}: {key!r} holds NaN or inf values (a diverged or corrupt checkpoint)")
     extra = sorted(set(state) - set(own))
     if extra:
         raise CheckpointError(f"{what}: unexpected key {extra[0]!r} in the checkpoint")
     module.load_state_dict(state, strict=True)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(text: str):
+    """Safe YAML with duplicate keys refused (yaml.YAMLError names the key and line)."""
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 def write_json(path: str | Path, data: Any) -> Path:

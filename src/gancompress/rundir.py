@@ -17,19 +17,44 @@ One type owns the layout, so the API, export, bench, compare, sweep and report a
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, Iterator
 
 from gancompress.errors import CheckpointError
-from gancompress.io import write_json, write_yaml
+from gancompress.io import read_yaml, write_json, write_yaml
 
 STUDENT, TRAINED = "student_", "trained_"  # file-name prefixes of a compress run's networks
 
 
 def _file(name: str) -> property:
     return property(lambda self: self.path / name, doc=f"``{name}`` in the run directory")
+
+
+def _read_lock(lock: Path) -> dict:
+    try:
+        data = json.loads(lock.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):  # gone, or half-written by a process killed while taking it
+        return {}
+
+
+def _is_stale(holder: dict) -> bool:
+    """The lock's process no longer runs (checked on this host only), or the lock is unreadable."""
+    if not holder:
+        return True
+    if holder.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return False
+    return False
 
 
 class RunDir:
@@ -44,6 +69,7 @@ class RunDir:
     COMPARE = "compare.json"
     SWEEP = "sweep.json"
     PICTURES = ("teacher_vs_student.png", "samples.png", "compare.png")
+    LOCK = ".lock"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -79,7 +105,7 @@ class RunDir:
         """(recipe name, options) from ``recipe.yaml``; `what` names the kind of directory in the error."""
         if not self.has_recipe():
             raise CheckpointError(f"{str(self.path)!r} has no {self.RECIPE}: not {what} directory")
-        saved = yaml.safe_load(self.recipe_file.read_text())
+        saved = read_yaml(self.recipe_file.read_text())
         return saved.get("recipe"), saved.get("options", {})
 
     def write_recipe_spec(self, name: str, options: dict[str, Any]) -> Path:
@@ -87,6 +113,44 @@ class RunDir:
 
     def write_config(self, data: dict[str, Any]) -> Path:
         return write_yaml(self.config_file, data)
+
+    # -- one run at a time --------------------------------------------------------------
+    @contextmanager
+    def locked(self, enabled: bool = True) -> Iterator["RunDir"]:
+        """Hold the directory for this process (``.lock``: pid, host, start time). A second run on it fails
+        at once, naming the holder; a lock whose process is gone (on this host) is taken over."""
+        if not enabled:
+            yield self
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self.path / self.LOCK
+        mine = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for attempt in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                break
+            except FileExistsError:
+                holder = _read_lock(lock)
+                if attempt == 0 and _is_stale(holder):
+                    lock.unlink(missing_ok=True)
+                    continue
+                raise FileExistsError(f"{str(self.path)!r} is in use by process {holder.get('pid', '?')} on "
+                                      f"{holder.get('host', '?')} (since {holder.get('since', '?')}); wait for it "
+                                      f"to finish, or delete {str(lock)!r} if that process is gone") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(mine, f)
+        try:
+            yield self
+        finally:
+            if _read_lock(lock).get("pid") == mine["pid"]:
+                lock.unlink(missing_ok=True)
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Half-written files an earlier run left when it was killed (``.name.XXXX.tmp``); call it holding the lock."""
+        stale = sorted(self.path.glob(".*.tmp"))
+        for tmp in stale:
+            tmp.unlink(missing_ok=True)
+        return stale
 
     def is_finished(self) -> bool:
         """A run that wrote its metrics (compare and sweep reuse such runs)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ from gancompress.training.batches import StepBatcher, step_seed
 from gancompress.training.distributed import (DistEnv, average_buffers, average_gradients_before_steps,
                                               average_scalars, barrier)
 from gancompress.training.checkpoint import load_training_state, save_training_state
+
+log = logging.getLogger("gancompress")
+
 
 @dataclass
 class LoopResult:
@@ -147,7 +151,8 @@ class Trainer:
                 self._log(writer, done, {f"eval/{k}": v for k, v in metrics.items()})
             if cfg.ckpt_every and done % cfg.ckpt_every == 0 and self.is_main:
                 save_checkpoint(self.technique, done, self.checkpoint_path, self.average)
-        if self.is_main:  # the raw weights, so that a longer run can continue the same trajectory
+        saved_last = cfg.ckpt_every and cfg.steps % cfg.ckpt_every == 0 and start < cfg.steps
+        if self.is_main and not saved_last:  # the raw weights, so a longer run can continue the same trajectory
             save_checkpoint(self.technique, cfg.steps, self.checkpoint_path, self.average)
         barrier(self.env)
         if self.average is not None:
@@ -182,7 +187,16 @@ class Trainer:
         path = RunDir(self.out).log_file
         if not path.exists():
             return
-        kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= start]
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        rows = []
+        for n, line in enumerate(lines, start=1):
+            try:
+                rows.append((json.loads(line)["step"], line))
+            except (ValueError, KeyError, TypeError):
+                if n < len(lines):
+                    raise CheckpointError(f"{str(path)!r} line {n} is not a log record; the log is damaged") from None
+                log.warning(f"{path}: dropped a half-written last line (the run was killed while writing it)")
+        kept = [line for step, line in rows if step <= start]
         path.write_text("".join(line + "\n" for line in kept))
 
     def _writer(self):
