@@ -194,3 +194,14 @@ def test_teacher_weights_of_the_wrong_dtype_or_not_finite_are_refused(tmp_path, 
     message = cli("compress", "--teacher", str(teacher), "--out", str(tmp_path / "o"), *TINY)
     assert expected in message and "main.0.weight" in message
     assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_resume_with_a_changed_config_is_refused_and_a_longer_run_is_announced(tmp_path):
+    out = tmp_path / "o"
+    CliRunner().invoke(main, ["train", "--out", str(out), *TINY], catch_exceptions=False)
+    saved = (out / "config.yaml").read_text()
+    message = cli("train", "--out", str(out), *TINY, "--resume", "--set", "train.lr_g=0.1")
+    assert "--resume with a changed config: train.lr_g None -> 0.1" in message
+    assert (out / "config.yaml").read_text() == saved
+    longer = CliRunner().invoke(main, ["train", "--out", str(out), *TINY[:-2], "--steps", "3", "--resume"])
+    assert longer.exit_code == 0 and "resuming to 3 steps (the run was set for 2)" in longer.output

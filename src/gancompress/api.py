@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from gancompress.training.distributed import DistEnv, device_for, init_from_env
 from gancompress.training.trainer import Trainer
 
 ASSETS = Path(__file__).parent / "assets"
+log = logging.getLogger("gancompress")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -122,8 +124,10 @@ def _claimed(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv(), teacher: Pa
         if not resume and (run.checkpoint.exists() or previous_path(run.checkpoint).exists()):
             raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it or choose "
                                   "another --out")
+        if resume and run.config_file.exists():
+            _check_resumable(run, cfg)
         if env.is_main:  # (torchrun: rank 0 checks and writes; the others only use the folder)
-            others = sorted(p.name for p in run.path.iterdir() if p.name != RunDir.LOCK and not p.name.endswith(".tmp"))
+            others = run.foreign_files()
             if not resume and others:
                 raise FileExistsError(f"{run.path} already holds files ({', '.join(others[:3])}"
                                       f"{', ...' if len(others) > 3 else ''}); choose an empty or new --out")
@@ -131,6 +135,32 @@ def _claimed(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv(), teacher: Pa
             run.write_config(to_dict(cfg))
         run.path.mkdir(parents=True, exist_ok=True)
         yield run.path
+
+
+# what may change when a run is resumed: its length, how it reports, where it runs
+RESUME_MAY_CHANGE = ("train.steps", "train.log_every", "train.ckpt_every", "train.eval_every", "train.eval_samples",
+                     "train.device", "inception", "out")
+
+
+def _check_resumable(run: RunDir, cfg: RunConfig) -> None:
+    """Refuse `--resume` with settings that would make it another run than the one saved; say so when it
+    only runs longer."""
+    from gancompress.io import read_yaml
+
+    def flat(d: dict, prefix: str = "") -> dict:
+        return {k2: v2 for k, v in d.items() for k2, v2 in
+                (flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) and k not in ("recipe_options", "technique_options")
+                 else [(prefix + k, v)])}
+
+    saved, now = flat(read_yaml(run.config_file.read_text()) or {}), flat(to_dict(cfg))
+    changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+    refused = [k for k in changed if k not in RESUME_MAY_CHANGE]
+    if refused:
+        raise ValueError("--resume with a changed config: " + "; ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}"
+                                                                        for k in refused[:4])
+                         + "; resume with the saved settings (see its config.yaml) or start a new --out")
+    if "train.steps" in changed:
+        log.info(f"resuming to {now['train.steps']} steps (the run was set for {saved.get('train.steps')})")
 
 
 def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher: WeightSource | Path | None,
@@ -196,9 +226,11 @@ def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device
               resume: bool, teacher_files: dict[str, Path]) -> dict:
     """Everything after the teacher is loaded: train, save, evaluate, draw (shared by `compress_gan`)."""
     teacher_copy = copy.deepcopy(setup.teacher_gens)  # techniques may put the teacher in train mode
+    feats = feature_net_for(recipe, cfg.inception)
+    # the teacher is scored first: data too small for the metrics fails now, not after the whole run
+    teacher_metrics = evaluate(recipe, teacher_copy, feats, cfg.train.eval_samples, device) if env.is_main else {}
     torch.manual_seed(cfg.train.seed)  # initialisation of anything not copied from the teacher
     technique = get_technique(cfg.technique, setup, cfg.technique_options)
-    feats = feature_net_for(recipe, cfg.inception)
     started = time.perf_counter()
     Trainer(recipe, technique, cfg.train, out, device, env=env,
             on_eval=periodic_eval(recipe, technique, feats, cfg, device)).run(resume=resume)
@@ -219,7 +251,7 @@ def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device
     metrics = {
         "recipe": cfg.recipe, "technique": cfg.technique, "features": feats.description,
         "compress_seconds": round(seconds, 1),
-        "teacher": evaluate(recipe, teacher_copy, feats, cfg.train.eval_samples, device),
+        "teacher": teacher_metrics,
         "student": {**evaluate(recipe, student, feats, cfg.train.eval_samples, device), "sparsity": sparsity},
         "layers": technique.pruner.report() if technique.pruner else [],
         "teacher_files": {k: str(p) for k, p in teacher_files.items()},

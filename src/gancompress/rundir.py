@@ -24,8 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import yaml
+
 from gancompress.errors import CheckpointError
-from gancompress.io import read_yaml, write_json, write_yaml
+from gancompress.io import atomic_write, read_yaml, write_json, write_yaml
 
 STUDENT, TRAINED = "student_", "trained_"  # file-name prefixes of a compress run's networks
 
@@ -111,8 +113,20 @@ class RunDir:
     def write_recipe_spec(self, name: str, options: dict[str, Any]) -> Path:
         return write_yaml(self.recipe_file, {"recipe": name, "options": options})
 
+    CONFIG_MARK = "# gancompress: the resolved config of the run in this folder\n"
+
     def write_config(self, data: dict[str, Any]) -> Path:
-        return write_yaml(self.config_file, data)
+        return atomic_write(self.config_file, lambda tmp: Path(tmp).write_text(
+            self.CONFIG_MARK + yaml.safe_dump(data, sort_keys=False)))
+
+    def foreign_files(self) -> list[str]:
+        """Names in the folder that no run of ours wrote: everything but the lock, temporaries, a log and
+        TensorBoard files of a run that died before its first checkpoint, and a config.yaml we wrote."""
+        if not self.path.is_dir():
+            return []
+        ours = {self.LOCK, self.LOG, "tb"}
+        return sorted(p.name for p in self.path.iterdir() if p.name not in ours and not p.name.endswith(".tmp")
+                      and not (p == self.config_file and p.read_text(errors="replace").startswith(self.CONFIG_MARK)))
 
     # -- one run at a time --------------------------------------------------------------
     @contextmanager
