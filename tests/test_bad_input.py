@@ -205,3 +205,14 @@ def test_resume_with_a_changed_config_is_refused_and_a_longer_run_is_announced(t
     assert (out / "config.yaml").read_text() == saved
     longer = CliRunner().invoke(main, ["train", "--out", str(out), *TINY[:-2], "--steps", "3", "--resume"])
     assert longer.exit_code == 0 and "resuming to 3 steps (the run was set for 2)" in longer.output
+
+
+def test_a_dataset_too_small_for_the_metrics_fails_before_training(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "one").mkdir()
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(tmp_path / "one" / "0.png")
+    message = cli("compress", "--set", "recipe_options.dataset=folder", "--set", f"recipe_options.data_root={tmp_path / 'one'}",
+                  "--out", str(tmp_path / "o"), "--steps", "50")
+    assert "FID / KID need at least 2 real and 2 generated images; this evaluation has 1 real" in message
+    assert not (tmp_path / "o" / "checkpoint.pt").exists() and not (tmp_path / "o" / "log.jsonl").exists()

@@ -38,6 +38,11 @@ def fid_kid(real: torch.Tensor, fake: torch.Tensor, feature_net: nn.Module) -> d
 def fid_kid_of_features(real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
     """FID and KID (mean, std) between two feature sets (N, D), through torchmetrics."""
     n = min(len(real), len(fake))
+    if n < 2:
+        from gancompress.data.images import DataError
+
+        raise DataError(f"FID / KID need at least 2 real and 2 generated images; this evaluation has {len(real)} "
+                        f"real and {len(fake)} generated (a dataset or train.eval_samples too small)")
     identity = _Precomputed(real.shape[1])
     local = {"sync_on_compute": False}  # under torchrun only rank 0 evaluates, on all the data
     fid = FrechetInceptionDistance(feature=identity, normalize=True, **local)
