@@ -216,3 +216,74 @@ def test_a_dataset_too_small_for_the_metrics_fails_before_training(tmp_path):
                   "--out", str(tmp_path / "o"), "--steps", "50")
     assert "FID / KID need at least 2 real and 2 generated images; this evaluation has 1 real" in message
     assert not (tmp_path / "o" / "checkpoint.pt").exists() and not (tmp_path / "o" / "log.jsonl").exists()
+
+
+# -- more inputs a user gets wrong: one line naming the culprit, nothing changed ------------------------
+def _write(path, content):
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    return path
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("- a\n- b\n", "must hold a mapping of config keys; it holds a list"),
+    ("42\n", "must hold a mapping of config keys; it holds a int"),
+    (b"\xff\xfe\x00garbage\x80", "is not text"),
+])
+def test_config_files_that_are_not_a_mapping(tmp_path, content, expected):
+    config = _write(tmp_path / "c.yaml", content)
+    message = cli("train", "--config", str(config), "--out", str(tmp_path / "o"))
+    assert expected in message and "c.yaml" in message and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("content, expected", [("- dcgan-digits\n", "holds list"), ("", "holds nothing")])
+def test_a_teacher_recipe_file_that_is_not_a_mapping(tmp_path, content, expected):
+    teacher = _teacher(tmp_path)
+    _write(teacher / "recipe.yaml", content)
+    message = cli("compress", "--teacher", str(teacher), "--out", str(tmp_path / "o"), *TINY)
+    assert "recipe.yaml" in message and expected in message
+
+
+def test_a_checkpoint_that_is_a_bare_tensor(tmp_path):
+    out = tmp_path / "o"
+    CliRunner().invoke(main, ["train", "--out", str(out), *TINY], catch_exceptions=False)
+    torch.save(torch.zeros(3), out / "checkpoint.pt")
+    assert "is not a gancompress training checkpoint (it holds a Tensor)" in \
+        cli("train", "--out", str(out), *TINY, "--resume")
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("not a model\n", "not a TorchScript file (not a zip archive)"),
+    (lambda p: torch.save({"w": torch.zeros(1)}, p), "a zip archive but not TorchScript"),
+    (lambda p: __import__("safetensors.torch").torch.save_file({"w": torch.zeros(1)}, str(p)), "not a zip archive"),
+])
+def test_inception_files_of_the_wrong_kind_are_refused_before_loading(tmp_path, content, expected):
+    path = tmp_path / "inception.pt"
+    content(path) if callable(content) else path.write_text(content)
+    assert expected in cli("train", "--set", f"inception={path}", "--out", str(tmp_path / "o"), *TINY)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu(tmp_path):
+    assert "no CUDA device here" in cli("train", "--set", "train.device=cuda", "--out", str(tmp_path / "o"), *TINY)
+
+
+def test_out_under_a_file_is_one_line(tmp_path):
+    blocker = _write(tmp_path / "file", "x")
+    message = cli("train", "--out", str(blocker / "run"), *TINY)
+    assert message.startswith("Error: ") and "file" in message and blocker.read_text() == "x"
+
+
+def test_run_names_in_the_markdown_report_are_inert(tmp_path):
+    run = tmp_path / "<img src=x onerror=alert(1)>"
+    CliRunner().invoke(main, ["train", "--out", str(run), *TINY], catch_exceptions=False)
+    result = CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;" in markdown
+
+
+def test_a_real_torchscript_file_passes_the_inception_kind_check(tmp_path):
+    from gancompress.metrics.features import _check_torchscript_archive
+
+    torch.jit.save(torch.jit.trace(torch.nn.Conv2d(3, 4, 3), torch.zeros(1, 3, 8, 8)), tmp_path / "ts.pt")
+    _check_torchscript_archive(tmp_path / "ts.pt")  # raises for anything else (above)

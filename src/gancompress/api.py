@@ -36,7 +36,13 @@ log = logging.getLogger("gancompress")
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name}: no CUDA device here (torch.cuda.is_available() is False); "
+                         "use cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"train.device={name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def shipped_teacher(recipe_name: str) -> Path:

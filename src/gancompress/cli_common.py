@@ -10,8 +10,9 @@ import click
 from gancompress.errors import CheckpointError, NonFiniteLossError
 from gancompress.registry import UnknownNameError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (UnknownNameError, ValueError, FileExistsError, FileNotFoundError,
-                                                  CheckpointError, NonFiniteLossError)
+# OSError covers what the user's paths do: a read-only or full disk, --out under a file, no permission
+USER_ERRORS: tuple[type[BaseException], ...] = (UnknownNameError, ValueError, OSError, CheckpointError,
+                                                NonFiniteLossError)
 
 
 def user_errors(fn):

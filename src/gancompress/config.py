@@ -212,6 +212,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
                               f"{', '.join(shipped_configs())}") from None
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {str(path)!r} is not text (a YAML file is expected)") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {str(path)!r} is a folder, not a YAML file") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping of config keys; it holds a "
+                              f"{type(data).__name__}")
     merged = apply_overrides(data, list(overrides))
     if "technique_options" in data and merged.get("technique") != data.get("technique"):
         # the file's technique_options were written for the file's technique, not the overriding one

@@ -107,7 +107,13 @@ class RunDir:
         """(recipe name, options) from ``recipe.yaml``; `what` names the kind of directory in the error."""
         if not self.has_recipe():
             raise CheckpointError(f"{str(self.path)!r} has no {self.RECIPE}: not {what} directory")
-        saved = read_yaml(self.recipe_file.read_text())
+        try:
+            saved = read_yaml(self.recipe_file.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise CheckpointError(f"{str(self.recipe_file)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
+        if not isinstance(saved, dict) or not isinstance(saved.get("options", {}), dict):
+            raise CheckpointError(f"{str(self.recipe_file)!r} must map recipe: NAME and options: {{...}}; "
+                                  f"it holds {type(saved).__name__ if saved is not None else 'nothing'}")
         return saved.get("recipe"), saved.get("options", {})
 
     def write_recipe_spec(self, name: str, options: dict[str, Any]) -> Path:

@@ -46,6 +46,21 @@ def load_feature_net(name: str) -> nn.Module:
     return FEATURE_NETS.get(name)()
 
 
+def _check_torchscript_archive(path: Path) -> None:
+    """A TorchScript file is a zip archive holding ``code/`` and ``constants.pkl``; anything else (text,
+    a pickle, safetensors) is refused before torch.jit.load reads it."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--inception {str(path)!r} is not a TorchScript file (not a zip archive); expected "
+                         "the inception-2015-12-05.pt of StyleGAN2-ADA / clean-fid")
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if not any("/code/" in n or n.startswith("code/") for n in names):
+        raise ValueError(f"--inception {str(path)!r} is a zip archive but not TorchScript (no code/ inside): "
+                         "a torch.save file or another archive")
+
+
 class InceptionFeatures(nn.Module):
     """2048-d pool features of the TorchScript Inception-v3 used by StyleGAN2-ADA and clean-fid."""
 
@@ -56,7 +71,12 @@ class InceptionFeatures(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"Inception weights {str(path)!r} not found")
-        self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        _check_torchscript_archive(path)
+        try:  # TorchScript runs the code stored in the file: only a file you trust (docs: --inception)
+            self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        except RuntimeError as err:
+            raise ValueError(f"--inception {str(path)!r}: not a loadable TorchScript model "
+                             f"({str(err).splitlines()[0][:200]})") from None
         self.description = f"inception-v3: standard Inception-FID features from {path.name}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -121,14 +121,21 @@ def to_html(sections: list[Section], title: str) -> str:
     return "\n".join(parts)
 
 
+def _markdown_text(text: str) -> str:
+    """Text from run names and metrics, inert in Markdown: HTML escaped (renderers pass raw HTML through),
+    table pipes escaped."""
+    return html.escape(str(text)).replace("|", "\\|")
+
+
 def to_markdown(sections: list[Section], title: str, image_dir: Path) -> str:
     image_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {title}", ""]
+    esc = _markdown_text
+    lines = [f"# {esc(title)}", ""]
     for i, sec in enumerate(sections):
-        lines += [f"## {sec.title}", ""] + [f"{n}  " for n in sec.notes] + [""]
+        lines += [f"## {esc(sec.title)}", ""] + [f"{esc(n)}  " for n in sec.notes] + [""]
         for head, rows in sec.tables:
-            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-            lines += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+            lines += ["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head)]
+            lines += ["| " + " | ".join(map(esc, r)) + " |" for r in rows] + [""]
         for j, (caption, png) in enumerate(sec.images):
             name = f"s{i}_{j}.png"
             (image_dir / name).write_bytes(png)

@@ -62,6 +62,9 @@ def save_checkpoint(technique: Technique, step: int, path: Path, average: Weight
 def load_checkpoint(technique: Technique, path: Path, average: WeightAverage | None = None) -> int:
     """Restore a technique from `path`; returns the number of steps already done."""
     ckpt = load_training_state(path)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state"), dict) or "step" not in ckpt:
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a gancompress training checkpoint "
+                              f"(it holds a {type(ckpt).__name__})")
     objects = _stateful(technique, average)
     missing = sorted(set(objects) - set(ckpt.get("state", {})))
     if missing:
