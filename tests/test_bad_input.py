@@ -287,3 +287,25 @@ def test_a_real_torchscript_file_passes_the_inception_kind_check(tmp_path):
 
     torch.jit.save(torch.jit.trace(torch.nn.Conv2d(3, 4, 3), torch.zeros(1, 3, 8, 8)), tmp_path / "ts.pt")
     _check_torchscript_archive(tmp_path / "ts.pt")  # raises for anything else (above)
+
+
+def test_export_and_report_never_replace_what_is_there_silently(tmp_path):
+    run = tmp_path / "run"
+    CliRunner().invoke(main, ["compress", "--teacher", str(_teacher(tmp_path)), "--out", str(run), *TINY],
+                       catch_exceptions=False)
+    ok = CliRunner().invoke(main, ["export", str(run)])
+    assert ok.exit_code == 0, ok.output
+    exported = _snapshot(run / "export")
+    assert "holds an earlier export; pass --force" in cli("export", str(run))
+    assert _snapshot(run / "export") == exported
+    assert CliRunner().invoke(main, ["export", str(run), "--force"]).exit_code == 0
+    before = _snapshot(run)
+    assert "holds a train or compress run" in cli("export", str(run), "--materialize", "--out", str(run))
+    assert _snapshot(run) == before  # the run's own student files are intact
+
+    assert CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "r")]).exit_code == 0
+    page = (tmp_path / "r" / "report.html").read_bytes()
+    assert "holds an earlier report (report.html, report.md); pass --force" in \
+        cli("report", str(run), "--out", str(tmp_path / "r"))
+    assert (tmp_path / "r" / "report.html").read_bytes() == page
+    assert CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "r"), "--force"]).exit_code == 0

@@ -149,12 +149,13 @@ def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_pa
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", default="runs/report", show_default=True, help="Folder for report.html and report.md.")
 @click.option("--title", default="gancompress report", show_default=True)
+@click.option("--force", is_flag=True, help="Replace an earlier report in --out.")
 @user_errors
-def report(runs, out, title) -> None:
+def report(runs, out, title, force) -> None:
     """Build a self-contained HTML page (and Markdown) from run directories."""
     from gancompress.report.page import build_report
 
-    paths = build_report(list(runs), out, title)
+    paths = build_report(list(runs), out, title, force=force)
     click.echo(f"written {paths['html']} and {paths['markdown']}")
 
 

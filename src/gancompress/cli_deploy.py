@@ -14,12 +14,13 @@ from gancompress.cli_common import user_errors
               default=("safetensors",), show_default=True, help="File format(s); repeatable.")
 @click.option("--materialize", is_flag=True, help="Physically remove dead (all-zero) channels first.")
 @click.option("--out", help="Output directory (default RUN_DIR/export).")
+@click.option("--force", is_flag=True, help="Replace an earlier export in --out.")
 @user_errors
-def export(run_dir, formats, materialize, out) -> None:
+def export(run_dir, formats, materialize, out, force) -> None:
     """Export the student generator(s) of a compress run."""
     from gancompress.export.bundle import export_run
 
-    summary = export_run(run_dir, out, tuple(formats), materialize_channels=materialize)
+    summary = export_run(run_dir, out, tuple(formats), materialize_channels=materialize, force=force)
     for key, info in summary["networks"].items():
         if materialize:
             click.echo(f"{key}: {info['params_before']:,} -> {info['params_after']:,} parameters, "

@@ -29,13 +29,15 @@ FORMATS = ("safetensors", "sparse", "onnx", "pt2")
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("safetensors",),
-               materialize_channels: bool = False, onnx_atol: float = 1e-4) -> dict:
-    """Export the student generator(s) of `run_dir` into `out` (default ``RUN_DIR/export``)."""
+               materialize_channels: bool = False, onnx_atol: float = 1e-4, force: bool = False) -> dict:
+    """Export the student generator(s) of `run_dir` into `out` (default ``RUN_DIR/export``); an earlier export
+    there is replaced only with `force`, and a folder holding a run never."""
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise ValueError(f"export format {bad or formats!r}: valid: {', '.join(FORMATS)}")
     run = RunDir(run_dir)
     target = RunDir(out) if out else run.export_dir()
+    _check_target(target, force)
     recipe, gens = load_student(run.path)
     inputs = example_inputs(recipe, gens)
     target.path.mkdir(parents=True, exist_ok=True)
@@ -64,6 +66,15 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
         summary["networks"][key] = info
     write_json(target / RunDir.EXPORT, summary)
     return summary
+
+
+def _check_target(target: RunDir, force: bool) -> None:
+    if target.metrics_file.exists() or target.checkpoint.exists():
+        raise FileExistsError(f"--out {str(target.path)!r} holds a train or compress run: its files would be "
+                              "replaced; export into another folder")
+    if (target / RunDir.EXPORT).exists() and not force:
+        raise FileExistsError(f"--out {str(target.path)!r} holds an earlier export; pass --force to replace it, "
+                              "or choose another --out")
 
 
 def load_exported(directory: str | Path, prefer: str = "safetensors") -> tuple[object, nn.ModuleDict]:

@@ -143,11 +143,17 @@ def to_markdown(sections: list[Section], title: str, image_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def build_report(runs: list[str | Path], out: str | Path, title: str = "gancompress report") -> dict[str, Path]:
-    """Write ``out/report.html`` (self-contained) and ``out/report.md`` (+ its images)."""
+def build_report(runs: list[str | Path], out: str | Path, title: str = "gancompress report",
+                 force: bool = False) -> dict[str, Path]:
+    """Write ``out/report.html`` (self-contained) and ``out/report.md`` (+ its images); an earlier report
+    there is replaced only with `force`."""
     from gancompress.io import atomic_write
 
     out = Path(out)
+    earlier = [name for name in ("report.html", "report.md") if (out / name).exists()]
+    if earlier and not force:
+        raise FileExistsError(f"{str(out)!r} holds an earlier report ({', '.join(earlier)}); pass --force to "
+                              "replace it, or choose another --out")
     sections = [s for run in runs for s in sections_for(Path(run))]
     html_path = atomic_write(out / "report.html", lambda tmp: Path(tmp).write_text(to_html(sections, title)))
     md = to_markdown(sections, title, out / "report_files")
