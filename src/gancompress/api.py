@@ -249,9 +249,10 @@ def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device
     if technique.discriminators is not None:
         save_networks(technique.discriminators, out, prefix=TRAINED)
     write_recipe_file(out, cfg, technique.student_recipe)  # the student's architecture (narrower for a small net)
-    reference = {**save_in_teacher_format(student, teacher_files, RunDir(out).reference_dir),
-                 **save_in_teacher_format(technique.discriminators or nn.ModuleDict(), teacher_files,
-                                          RunDir(out).reference_dir)}
+    reference_dir = RunDir(out).reference_dir  # the teacher's own file names, when it came in them
+    reference = {**save_in_teacher_format(student, teacher_copy, teacher_files, reference_dir),
+                 **save_in_teacher_format(technique.discriminators or nn.ModuleDict(),
+                                          setup.teacher_discs or nn.ModuleDict(), teacher_files, reference_dir)}
     pruned = technique.pruner.masks.keys() if technique.pruner else ()
     sparsity = _saved_sparsity(paths, student, pruned)
     metrics = {

@@ -106,16 +106,17 @@ def check_named(source: WeightSource, recipe: Recipe, keys: list[str]) -> None:
                               f"networks; their names: {'; '.join(f'{k}: ' + ', '.join(ps) for k, ps in patterns.items())}")
 
 
-def save_in_teacher_format(nets: nn.ModuleDict, teacher_files: dict[str, Path], out: Path) -> dict[str, Path]:
-    """Each network whose teacher came as a reference script's file (not our safetensors) and kept its
-    shapes, saved under that file's name in `out` as a torch state dict: the user's unmodified reference
-    model loads it with ``load_state_dict(torch.load(path))``. Returns the files written."""
+def save_in_teacher_format(nets: nn.ModuleDict, teachers: nn.ModuleDict, teacher_files: dict[str, Path],
+                           out: Path) -> dict[str, Path]:
+    """Each network whose teacher (in `teachers`) came as a reference script's file (not our safetensors)
+    and kept its shapes, saved under that file's name in `out` as a torch state dict: the user's unmodified
+    reference model loads it with ``load_state_dict(torch.load(path))``. Returns the files written."""
     written = {}
     for key, net in nets.items():
         source = teacher_files.get(key)
-        if source is None or source.suffix == ".safetensors":
+        if source is None or source.suffix == ".safetensors" or key not in teachers:
             continue
-        teacher_shapes = {k: tuple(v.shape) for k, v in load_state_dict_file(source).items()}
+        teacher_shapes = {k: tuple(v.shape) for k, v in teachers[key].state_dict().items()}
         state = net.state_dict()
         if any(teacher_shapes.get(k) != tuple(v.shape) for k, v in state.items()):
             log.info(f"{key}: the student's shapes differ from {source.name}'s; not written in its format")
