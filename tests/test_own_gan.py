@@ -70,7 +70,11 @@ def test_standard_losses_give_the_named_per_sample_terms(name):
 
 
 @pytest.mark.slow
-def test_own_gan_from_the_command_line_through_a_recipe_file(tmp_path):
+def test_own_gan_from_the_command_line_through_a_recipe_file(tmp_path, monkeypatch):
+    from gancompress.recipes import RECIPES, plugins
+
+    monkeypatch.setattr(RECIPES, "_items", dict(RECIPES._items))  # the file's recipe leaves with the test
+    monkeypatch.setattr(plugins, "_loaded", {})
     recipe_file, opts = EXAMPLES / "recipe_file.py", ["--set", "train.batch_size=8", "--set", "train.eval_samples=16"]
     invoke_ok(main, "--recipe-file", recipe_file, "train", "--recipe", "own-digits-gan", "--steps", 3,
               "--out", tmp_path / "t", *opts)
