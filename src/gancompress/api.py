@@ -5,7 +5,7 @@ import copy
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -14,7 +14,7 @@ from torch import nn
 
 from gancompress.config import RunConfig, from_mapping, to_dict
 from gancompress.errors import CheckpointError
-from gancompress.io import save_networks, write_json  # noqa: F401  (write_json: part of the API)
+from gancompress.io import read_yaml, save_networks, write_json  # noqa: F401  (write_json: part of the API)
 from gancompress.metrics.result import Metrics
 from gancompress.recipes import RECIPES, get_recipe
 from gancompress.recipes.base import EvalContext, Recipe
@@ -151,12 +151,15 @@ RESUME_MAY_CHANGE = ("train.steps", "train.log_every", "train.ckpt_every", "trai
 def _check_resumable(run: RunDir, cfg: RunConfig) -> None:
     """Refuse `--resume` with settings that would make it another run than the one saved; say so when it
     only runs longer."""
-    from gancompress.io import read_yaml
-
     def flat(d: dict, prefix: str = "") -> dict:
-        return {k2: v2 for k, v in d.items() for k2, v2 in
-                (flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) and k not in ("recipe_options", "technique_options")
-                 else [(prefix + k, v)])}
+        """``{"prune": {"target": 0.5}}`` -> ``{"prune.target": 0.5}`` (option mappings stay whole)."""
+        out = {}
+        for key, value in d.items():
+            if isinstance(value, dict) and key not in ("recipe_options", "technique_options"):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[prefix + key] = value
+        return out
 
     saved, now = flat(read_yaml(run.config_file.read_text()) or {}), flat(to_dict(cfg))
     changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
@@ -299,11 +302,9 @@ def compress_gan(generator: nn.Module, discriminator: nn.Module, data, *, z_shap
                                    "train": {"steps": steps, **(train or {})}})
     TECHNIQUES.get(cfg.technique)
     env, device = _distributed(resolve_device(cfg.train.device))
-    teacher = nn.ModuleDict({"G": copy.deepcopy(generator)}).to(device)
-    critic = nn.ModuleDict({"D": copy.deepcopy(discriminator)}).to(device)
-    setup = Setup(recipe=recipe, teacher_gens=teacher, teacher_discs=critic, prune=cfg.prune,
-                  total_steps=cfg.train.steps, lr_g=cfg.train.lr_g or recipe.lr_g, lr_d=cfg.train.lr_d or recipe.lr_d,
-                  device=device)
+    setup = replace(_setup(cfg, recipe, device, None),  # the teacher: copies of the user's modules
+                    teacher_gens=nn.ModuleDict({"G": copy.deepcopy(generator)}).to(device),
+                    teacher_discs=nn.ModuleDict({"D": copy.deepcopy(discriminator)}).to(device))
     with _claimed(cfg, resume, env) as run_dir:
         metrics = _compress(cfg, recipe, setup, env, device, run_dir, resume, {})
     student = load_networks(recipe.build_generators(), run_dir, recipe, prefix=STUDENT, what="student")

@@ -121,9 +121,9 @@ def write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def write_yaml(path: str | Path, data: Any) -> Path:
-    """`data` as YAML (keys in their order), atomically."""
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False)))
+def write_yaml(path: str | Path, data: Any, header: str = "") -> Path:
+    """`data` as YAML (keys in their order) after `header` (comment lines), atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(header + yaml.safe_dump(data, sort_keys=False)))
 
 
 def save_state_dict(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:

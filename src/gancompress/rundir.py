@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import yaml
 
 from gancompress.errors import CheckpointError
-from gancompress.io import atomic_write, read_yaml, write_json, write_yaml
+from gancompress.io import read_yaml, write_json, write_yaml
 
 STUDENT, TRAINED = "student_", "trained_"  # file-name prefixes of a compress run's networks
 
@@ -122,8 +122,7 @@ class RunDir:
     CONFIG_MARK = "# gancompress: the resolved config of the run in this folder\n"
 
     def write_config(self, data: dict[str, Any]) -> Path:
-        return atomic_write(self.config_file, lambda tmp: Path(tmp).write_text(
-            self.CONFIG_MARK + yaml.safe_dump(data, sort_keys=False)))
+        return write_yaml(self.config_file, data, header=self.CONFIG_MARK)
 
     def foreign_files(self) -> list[str]:
         """Names in the folder that no run of ours wrote: everything but the lock, temporaries, a log and
