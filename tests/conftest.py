@@ -32,8 +32,9 @@ def recipe_option_args(options: dict) -> list[str]:
 TINY_DEFAULT: dict = {}
 TINY = {
     "dcgan-digits": {"image_size": 32, "nz": 8, "ngf": 4, "ndf": 4},
-    "dcgan-mnist": {"image_size": 32, "nz": 8, "ngf": 4, "ndf": 4, "data_root": "<mnist>"},
+    "dcgan-mnist": {"dataset": "mnist", "image_size": 32, "nz": 8, "ngf": 4, "ndf": 4, "data_root": "<mnist>"},
     "pix2pix-edges": {"image_size": 32, "ngf": 4, "ndf": 4, "n_layers_D": 2},
+    "pix2pix-denoise": {"image_size": 32, "ngf": 4, "ndf": 4, "n_layers_D": 2},
     "pix2pix": {"image_size": 32, "load_size": 36, "netG": "unet", "ngf": 4, "ndf": 4, "n_layers_D": 2,
                 "data_root": "<aligned>"},
     "cyclegan-photos": {"image_size": 32, "netG": "resnet_2blocks", "ngf": 4, "ndf": 4, "n_layers_D": 2},

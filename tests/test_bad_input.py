@@ -19,10 +19,31 @@ TINY = ["--set", "recipe_options.nz=8", "--set", "recipe_options.ngf=4", "--set"
         "--set", "train.batch_size=4", "--set", "train.eval_samples=8", "--steps", "2"]
 
 
+WATCHED: list[Path] = []  # the running test's tmp_path: every file in it before a bad call is kept as it was
+
+
+@pytest.fixture(autouse=True)
+def _watch(tmp_path):
+    WATCHED[:] = [tmp_path]
+    yield
+    WATCHED.clear()
+
+
+def snapshot(root: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} if root.exists() else {}
+
+
 def cli(*args):
+    """Run a command that must fail cleanly: non-zero exit, exactly one `Error:` line, no uncaught exception
+    (CliRunner keeps those in `result.exception`, not in the output), and no file that existed changed."""
+    before = snapshot(WATCHED[0]) if WATCHED else {}
     result = CliRunner().invoke(main, list(args))
     assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit), f"uncaught {result.exception!r}"
+    assert sum(line.startswith("Error:") for line in result.output.splitlines()) == 1, result.output
+    after = snapshot(WATCHED[0]) if WATCHED else {}
+    changed = [str(p) for p, data in before.items() if after.get(p) != data]
+    assert not changed, f"changed or removed by a failed command: {changed}"
     return result.output
 
 
@@ -309,3 +330,35 @@ def test_export_and_report_never_replace_what_is_there_silently(tmp_path):
         cli("report", str(run), "--out", str(tmp_path / "r"))
     assert (tmp_path / "r" / "report.html").read_bytes() == page
     assert CliRunner().invoke(main, ["report", str(run), "--out", str(tmp_path / "r"), "--force"]).exit_code == 0
+
+
+def test_a_decompression_bomb_png_is_named_not_decoded(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 16), 40 * i, np.uint8)).save(root / f"{i}.png")
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)  # a 400-megapixel grey PNG, 60 bytes on disk
+    (root / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0"))
+                                    + chunk(b"IEND", b""))
+    assert "huge.png: too large to open safely" in folder_run(tmp_path, root)
+
+
+@pytest.mark.parametrize("errno_name, message", [("ENOSPC", "No space left on device"),
+                                                 ("EROFS", "Read-only file system")])
+def test_a_full_or_read_only_disk_is_one_line_naming_the_reason(errno_name, message, tmp_path, monkeypatch):
+    import errno
+
+    import gancompress.io
+
+    def refuse(path, write):
+        raise OSError(getattr(errno, errno_name), message, str(path))
+
+    monkeypatch.setattr(gancompress.io, "atomic_write", refuse)
+    monkeypatch.setattr("gancompress.rundir.write_yaml", lambda path, *a, **k: refuse(path, None))
+    assert message in cli("train", "--out", str(tmp_path / "o"), *TINY)

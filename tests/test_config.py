@@ -94,3 +94,46 @@ def test_every_shipped_config_is_valid(name):
     cfg = load_config(name, [])
     assert cfg.recipe in RECIPES.names() and cfg.technique in TECHNIQUES.names()
     options_from(TECHNIQUES.get(cfg.technique).Options, cfg.technique_options, "technique_options")
+
+
+# -- extends: a config built on another ------------------------------------------------------
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_extends_shipped_builds_on_the_recipes_tuned_config_and_the_file_wins(tmp_path):
+    shipped = load_config("dcgan-digits")
+    cfg = load_config(_write(tmp_path / "my.yaml", "extends: shipped\nrecipe: dcgan-digits\nprune:\n  target: 0.75\n"))
+    assert cfg.prune.target == 0.75
+    assert (cfg.prune.scope, cfg.train.lr_g, cfg.technique_options) == \
+        (shipped.prune.scope, shipped.train.lr_g, shipped.technique_options)
+
+
+def test_extends_a_file_next_to_it_in_a_chain_and_a_new_technique_drops_the_old_options(tmp_path):
+    _write(tmp_path / "base.yaml", "extends: dcgan-digits\ntrain:\n  steps: 77\n")
+    cfg = load_config(_write(tmp_path / "top.yaml", "extends: base.yaml\ntechnique: gan-finetune\n"))
+    assert (cfg.train.steps, cfg.prune.scope, cfg.technique) == (77, "global", "gan-finetune")
+    assert cfg.technique_options == {}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("extends: shipped\nprune:\n  target: 0.5\n", "needs the file's recipe"),
+    ("extends: shipped\nrecipe: pix2pix\n", "no config is shipped for recipe 'pix2pix'"),
+    ("extends: 3\n", "extends=3"),
+    ("extends: nowhere.yaml\n", "nowhere.yaml' does not exist"),
+    ("extends: me.yaml\n", "a cycle"),
+])
+def test_extends_errors_name_the_file_and_the_problem(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path / "me.yaml", text))
+
+
+def test_a_config_without_extends_says_it_builds_on_the_untuned_defaults(tmp_path, caplog):
+    caplog.set_level("INFO", logger="gancompress")
+    load_config(_write(tmp_path / "plain.yaml", "recipe: dcgan-digits\n"))
+    assert "extends: shipped" in caplog.text
+    caplog.clear()
+    load_config(_write(tmp_path / "based.yaml", "extends: shipped\nrecipe: dcgan-digits\n"))
+    load_config("dcgan-digits")
+    assert "built-in defaults" not in caplog.text

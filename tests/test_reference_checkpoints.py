@@ -21,7 +21,7 @@ from gancompress.recipes.weights import WeightSource, find_weights, load_student
 # recipe -> (options besides the reference's defaults: data, smaller crops where the net allows;
 #            {network: its files, the one that must be loaded last})
 REFERENCES = {
-    "dcgan-mnist": ({"data_root": "<mnist>"},  # pytorch/examples dcgan --dataset mnist
+    "dcgan-mnist": ({"dataset": "mnist", "data_root": "<mnist>"},  # pytorch/examples dcgan --dataset mnist
                     {"G": ["netG_epoch_9.pth", "netG_epoch_24.pth"], "D": ["netD_epoch_9.pth", "netD_epoch_24.pth"]}),
     "pix2pix": ({"data_root": "<aligned>"},  # junyanz: unet_256, 256 px
                 {"G": ["5_net_G.pth", "40_net_G.pth", "latest_net_G.pth"],

@@ -71,3 +71,22 @@ def test_report_renders_in_headless_chromium(compress_run, tmp_path):
                          capture_output=True, text=True, timeout=120).stdout
     assert "<h1>gancompress report</h1>" in dom
     assert 'data-images="3/3"' in dom
+
+
+def test_report_opens_with_an_overview_row_per_run_and_the_real_vs_real_scale(compress_run, tmp_path):
+    runs = [compress_run / "student", compress_run / "teacher"]
+    result = CliRunner().invoke(main, ["report", *map(str, runs), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "report.md").read_text()
+    overview = md.split("## ")[1]
+    assert overview.startswith("overview") and "real-vs-real FID" in overview
+    assert "| student | dcgan-digits | self-supervised |" in overview and "| teacher | dcgan-digits | train | dense |" in overview
+    real = json.loads((compress_run / "student" / "metrics.json").read_text())["real"]["fid"]
+    assert f"{real:.4g}" in overview and "real vs real" in md.split("## ")[2]
+
+
+def test_a_run_without_periodic_fid_says_so_instead_of_drawing_an_empty_panel(compress_run, tmp_path):
+    result = CliRunner().invoke(main, ["report", str(compress_run / "teacher"), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "report.md").read_text()
+    assert "No FID was measured during the run" in md and "loss terms during the run" in md

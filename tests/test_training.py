@@ -64,3 +64,10 @@ def test_weight_average_replaces_the_student_keeps_its_sparsity_and_is_checkpoin
     raw = ckpt["state"]["gens"]  # the checkpoint holds the raw weights, so a longer run continues them
     assert all(torch.equal(raw[k], v) for k, v in plain.student.state_dict().items())
     assert set(ckpt["state"]["weight_average"]) == set(raw)
+
+
+def test_progress_bar_terms_skip_exact_zeros_and_keep_the_order():
+    from gancompress.training.trainer import progress_terms
+
+    assert progress_terms({"DC/real": 0.0, "G/adv": 1.23456, "GC/adv": -0.5, "D/real": 0.1, "D/fake": 2.0}) == \
+        {"G/adv": "1.23", "GC/adv": "-0.5", "D/real": "0.1"}

@@ -81,6 +81,17 @@ def feature_net_for(recipe: Recipe, inception: str | None):
 
 
 @torch.no_grad()
+def real_reference(recipe: Recipe, feature_net, n_samples: int, device: torch.device) -> dict:
+    """Real data scored against itself on the same features (the scale of FID/KID): ``metrics.json``'s
+    ``real``; empty where the recipe defines none or there are no features."""
+    from gancompress.metrics.features import NoFeatures
+
+    if isinstance(feature_net, NoFeatures):
+        return {}
+    return dict(Metrics(recipe.real_metrics(EvalContext(feature_net, n_samples, device)) or {}))
+
+
+@torch.no_grad()
 def evaluate(recipe: Recipe, gens: nn.ModuleDict, feature_net, n_samples: int, device: torch.device) -> Metrics:
     was_training = gens.training
     gens.eval()
@@ -211,8 +222,10 @@ def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, o
     save_networks(technique.student, out)
     save_networks(technique.discriminators, out)
     write_recipe_file(out, cfg, recipe)
+    log.info(f"scoring the trained generator on {cfg.train.eval_samples} evaluation samples")
     metrics = {"recipe": cfg.recipe, "features": feats.description, "train_seconds": round(seconds, 1),
-               "teacher": evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device)}
+               "teacher": evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device),
+               "real": real_reference(recipe, feats, cfg.train.eval_samples, device)}
     RunDir(out).write_metrics(metrics)
     sample_sheet(recipe, {"samples": technique.student}, out / "samples.png", device=device)
     return metrics
@@ -237,6 +250,8 @@ def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device
     teacher_copy = copy.deepcopy(setup.teacher_gens)  # techniques may put the teacher in train mode
     feats = feature_net_for(recipe, cfg.inception)
     # the teacher is scored first: data too small for the metrics fails now, not after the whole run
+    if env.is_main:
+        log.info(f"scoring the teacher on {cfg.train.eval_samples} evaluation samples ({feats.description})")
     teacher_metrics = evaluate(recipe, teacher_copy, feats, cfg.train.eval_samples, device) if env.is_main else {}
     torch.manual_seed(cfg.train.seed)  # initialisation of anything not copied from the teacher
     technique = get_technique(cfg.technique, setup, cfg.technique_options)
@@ -258,11 +273,13 @@ def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device
                                           setup.teacher_discs or nn.ModuleDict(), teacher_files, reference_dir)}
     pruned = technique.pruner.masks.keys() if technique.pruner else ()
     sparsity = _saved_sparsity(paths, student, pruned)
+    log.info(f"scoring the student on {cfg.train.eval_samples} evaluation samples")
     metrics = {
         "recipe": cfg.recipe, "technique": cfg.technique, "features": feats.description,
         "compress_seconds": round(seconds, 1),
         "teacher": teacher_metrics,
         "student": {**evaluate(recipe, student, feats, cfg.train.eval_samples, device), "sparsity": sparsity},
+        "real": real_reference(recipe, feats, cfg.train.eval_samples, device),
         "layers": technique.pruner.report() if technique.pruner else [],
         "teacher_files": {k: str(p) for k, p in teacher_files.items()},
         "reference_files": {k: str(p) for k, p in reference.items()},
@@ -346,9 +363,12 @@ def _saved_sparsity(paths: list[Path], student: nn.ModuleDict, pruned_layers) ->
     return zeros / total if total else 0.0
 
 
-def demo(out: str = "runs/demo", steps: int | None = None) -> dict:
-    """Compress the shipped DCGAN-digits teacher to 50% element sparsity (configs/dcgan-digits.yaml)."""
+DEMO_CONFIG = "dcgan-digits"
+
+
+def demo(out: str = "runs/demo", steps: int | None = None, overrides: list[str] = ()) -> dict:
+    """Compress the shipped DCGAN teacher to 50% element sparsity with its shipped config (`DEMO_CONFIG`)."""
     from gancompress.config import load_config
 
-    overrides = [f"out={out}"] + ([f"train.steps={steps}"] if steps else [])
-    return compress(load_config("dcgan-digits", overrides))
+    extra = [f"out={out}"] + ([f"train.steps={steps}"] if steps else []) + list(overrides)
+    return compress(load_config(DEMO_CONFIG, extra))

@@ -106,12 +106,39 @@ def compress(config_path, recipe, teacher, technique, granularity, sparsity, sch
 
 @main.command()
 @click.option("--out", default="runs/demo", show_default=True, help="Output directory.")
+@set_option
 @user_errors
-def demo(out) -> None:
-    """Compress the shipped DCGAN-digits teacher to 50% element sparsity."""
+def demo(out, sets) -> None:
+    """Compress the shipped DCGAN teacher to 50% element sparsity (its shipped config)."""
     from gancompress import api
 
-    _print_summary(api.demo(out), out)
+    _print_summary(api.demo(out, overrides=list(sets)), out)
+
+
+@main.command()
+@click.option("--recipe", help="Recipe name (see `gancompress list`); not needed with --student.")
+@click.option("--teacher", type=click.Path(exists=True), help="Teacher directory (default: the shipped one).")
+@click.option("--student", type=click.Path(exists=True, file_okay=False), help="A compress run directory.")
+@click.option("--samples", type=int, default=1000, show_default=True, help="Evaluation samples.")
+@click.option("--inception", help="Inception TorchScript weights: Inception-FID under the clean-fid protocol.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the result as JSON.")
+@click.option("--force", is_flag=True, help="Replace an existing --json file.")
+@user_errors
+def evaluate(recipe, teacher, student, samples, inception, json_path, force) -> None:
+    """Score a generator beside the task's non-learned baseline and real data against itself."""
+    from gancompress.evaluation import evaluate_generator, generator_to_score, summary_table
+    from gancompress.io import write_json
+
+    if json_path and Path(json_path).exists() and not force:
+        raise click.ClickException(f"--json {json_path!r} exists; pass --force to replace it")
+    if samples < 2:
+        raise click.BadParameter(f"{samples}: FID/KID need at least 2 samples", param_hint="--samples")
+    loaded, gens, what = generator_to_score(recipe, teacher, student)
+    result = evaluate_generator(loaded, gens, what, samples, inception)
+    click.echo(summary_table(result))
+    if json_path:
+        write_json(json_path, result)
+        click.echo(f"written {json_path}")
 
 
 @main.command()
@@ -167,10 +194,14 @@ def _print_summary(metrics: dict, out: str) -> None:
     from gancompress.metrics.result import Metrics
 
     keys = list(Metrics(t).numbers())
-    click.echo(f"{'metric':<16}{'teacher':>12}{'student':>12}")
+    real = metrics.get("real") or {}
+    click.echo(f"{'metric':<16}{'teacher':>12}{'student':>12}" + (f"{'real vs real':>14}" if real else ""))
     for k in keys:
-        click.echo(f"{k:<16}{t[k]:>12.4g}{s.get(k, float('nan')):>12.4g}")
+        scale = (f"{real[k]:>14.4g}" if k in real else f"{'':>14}") if real else ""
+        click.echo(f"{k:<16}{t[k]:>12.4g}{s.get(k, float('nan')):>12.4g}{scale}")
     click.echo(f"{'sparsity':<16}{0:>12.4g}{s['sparsity']:>12.4g}")
+    if real:
+        click.echo("real vs real: held-out real data scored like the generators (the scale of FID/KID)")
     if "fid_ratio" in metrics:
         click.echo(f"FID ratio student/teacher: {metrics['fid_ratio']:.3f}")
     click.echo(f"written to {out}/ (metrics.json, student_*.safetensors, teacher_vs_student.png)")

@@ -7,6 +7,7 @@ in ``__post_init__``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
@@ -199,26 +200,88 @@ def default_config_for(recipe: str) -> Path | None:
     return path if path.exists() else None
 
 
+def _config_path(name: str | Path, relative_to: Path | None = None) -> Path:
+    """A config file's path: as given (or next to the config naming it), else a shipped config's name."""
+    for candidate in ([relative_to / name] if relative_to is not None else []) + [Path(name)]:
+        if candidate.exists():
+            return candidate
+    shipped = SHIPPED_CONFIGS / f"{name}.yaml"
+    return shipped if shipped.exists() else Path(name)
+
+
+def _read_config_file(path: Path) -> dict:
+    try:
+        data = read_yaml(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist; shipped configs: "
+                          f"{', '.join(shipped_configs())}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not text (a YAML file is expected)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(path)!r} is a folder, not a YAML file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of config keys; it holds a "
+                          f"{type(data).__name__}")
+    return data
+
+
+def merged_over(base: Mapping, data: Mapping) -> dict:
+    """`data` over `base`, section by section; `base`'s technique_options go when `data` changes technique."""
+    out = _deep_copy(base)
+    if "technique" in data and data["technique"] != base.get("technique"):
+        out.pop("technique_options", None)
+    for key, value in data.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = merged_over(out[key], value) if both else (_deep_copy(value) if isinstance(value, Mapping) else value)
+    return out
+
+
+def read_config(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """A config file's mapping, built on the config its ``extends:`` names (``shipped``: the shipped config of
+    its recipe; else a shipped config's name or a path, relative to this file first)."""
+    data = _read_config_file(path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if base == "shipped":
+        if not data.get("recipe"):
+            raise ConfigError(f"config file {str(path)!r}: extends: shipped needs the file's recipe: key")
+        base_path = default_config_for(str(data["recipe"]))
+        if base_path is None:
+            raise ConfigError(f"config file {str(path)!r}: extends: shipped, but no config is shipped for recipe "
+                              f"{data['recipe']!r}; shipped configs: {', '.join(shipped_configs())}")
+    elif isinstance(base, str) and base:
+        base_path = _config_path(base, path.parent)
+    else:
+        raise ConfigError(f"config file {str(path)!r}: extends={base!r}: expected 'shipped', a shipped config's "
+                          "name or a YAML file")
+    chain = (*_chain, path.resolve())
+    if base_path.resolve() in chain:
+        raise ConfigError(f"config file {str(path)!r}: extends {str(base_path)!r}, which extends it back (a cycle)")
+    return merged_over(read_config(base_path, chain), data)
+
+
+def _say_which_base(file: Path, data: Mapping) -> None:
+    """A user's config without ``extends:`` runs on the untuned built-in defaults: say so where a tuned
+    shipped config exists for its recipe."""
+    shipped = default_config_for(str(data.get("recipe", "")))
+    if shipped is None or file.resolve().parent == SHIPPED_CONFIGS or "extends" in _read_config_file(file):
+        return
+    logging.getLogger("gancompress").info(
+        f"{file} builds on the built-in defaults, not on the tuned shipped config of {data['recipe']!r} "
+        f"({shipped.name}); add 'extends: shipped' to the file to build on it")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """A RunConfig from an optional YAML file (or a shipped config's name) plus dotted overrides."""
+    """A RunConfig from an optional YAML file (or a shipped config's name; ``extends:`` builds one file on
+    another) plus dotted overrides. A file without ``extends:`` builds on the built-in defaults."""
     data: dict = {}
-    if path is not None and not Path(path).exists() and (SHIPPED_CONFIGS / f"{path}.yaml").exists():
-        path = SHIPPED_CONFIGS / f"{path}.yaml"
     if path is not None:
-        try:
-            data = read_yaml(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} does not exist; shipped configs: "
-                              f"{', '.join(shipped_configs())}") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"config file {str(path)!r} is not text (a YAML file is expected)") from None
-        except IsADirectoryError:
-            raise ConfigError(f"config file {str(path)!r} is a folder, not a YAML file") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {str(path)!r} must hold a mapping of config keys; it holds a "
-                              f"{type(data).__name__}")
+        file = _config_path(path)
+        data = read_config(file)
+        _say_which_base(file, data)
     merged = apply_overrides(data, list(overrides))
     if "technique_options" in data and merged.get("technique") != data.get("technique"):
         # the file's technique_options were written for the file's technique, not the overriding one

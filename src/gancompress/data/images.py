@@ -43,6 +43,8 @@ def read_image(path: str | Path, channels: int) -> torch.Tensor:
             if found != channels:
                 raise DataError(f"{path}: image has {found} channel(s) (mode {img.mode}), expected {channels}")
             arr = np.asarray(img.convert("L" if channels == 1 else "RGB" if channels == 3 else img.mode))
+    except Image.DecompressionBombError as err:  # PIL's guard against images that would fill the memory
+        raise DataError(f"{path}: too large to open safely ({err}); resize it first") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise DataError(f"{path}: unreadable or corrupt image ({type(err).__name__}: {err})") from None
     x = torch.from_numpy(arr.copy()).float() / (65535.0 if arr.dtype == np.uint16 else 255.0)

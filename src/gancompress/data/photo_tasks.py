@@ -3,6 +3,11 @@ scikit-learn (no download), cut into small crops for CPU training.
 
 - **edges -> photo** (paired, pix2pix): input the Canny edge map (1 channel, {-1, 1}) of a crop,
   target the colour crop, from 7 colour photographs.
+- **denoising** (paired, pix2pix): input the colour crop plus Gaussian noise of standard deviation
+  0.2 on the [-1, 1] scale (25.5 of 255: the classic sigma = 25 denoising level), clipped; target
+  the clean crop. Each crop's noise is fixed by its index, so the data are the same in every run.
+  Unlike edges -> photo (colours are not in the edges), the input holds nearly everything the
+  target does: the task is well posed, with a classical baseline (Gaussian smoothing).
 - **colour <-> black-and-white photos** (unpaired, CycleGAN): domain A crops of the 7 colour
   photographs, domain B crops of 7 *other* black-and-white photographs (camera man, coins,
   moon, clock, brick, grass, gravel; grey copied to 3 channels). No crop of A has a
@@ -41,6 +46,23 @@ def canny_edges(rgb: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
 
     grey = (to_channels(rgb, 1)[0] + 1) / 2  # BT.601 luma in [0, 1]
     return torch.from_numpy(canny(grey.numpy(), sigma=sigma)).float()[None] * 2 - 1
+
+
+NOISE_STD = 0.2  # on the [-1, 1] scale
+
+
+def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(C, H, W) -> the same blurred by a separable Gaussian (radius 3 sigma, reflected borders)."""
+    import torch.nn.functional as F
+
+    radius = math.ceil(3 * sigma)
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    k = (k / k.sum()).view(1, 1, -1)
+    c = img.shape[0]
+    x = F.pad(img[None], (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)  # along W
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)[0]  # along H
 
 
 @functools.lru_cache(maxsize=8)
@@ -110,6 +132,28 @@ def edges_to_photo(split: str, size: int = 64, direction: str = "AtoB") -> Datas
     """(edge map (1, size, size), photo (3, size, size)) pairs; BtoA swaps them."""
     data = PhotoCrops(scaled_photos(TASK_COLOUR_PHOTOS, size, with_edges=True), size, split, seed=0, split_at=1)
     return data if direction == "AtoB" else _Swapped(data)
+
+
+class Noisy(Dataset):
+    """(crop + fixed Gaussian noise, clipped; crop) pairs of a dataset of crops; item i's noise comes from
+    a generator seeded by (`seed`, i) alone."""
+
+    def __init__(self, crops: Dataset, std: float = NOISE_STD, seed: int = 0):
+        self.crops, self.std, self.seed = crops, std, seed
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, i: int):
+        clean = self.crops[i]
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        return (clean + self.std * torch.randn(clean.shape, generator=g)).clamp(-1, 1), clean
+
+
+def denoising(split: str, size: int = 64) -> Dataset:
+    """(noisy crop, clean crop) pairs, both (3, size, size)."""
+    return Noisy(PhotoCrops(scaled_photos(TASK_COLOUR_PHOTOS, size), size, split, seed=3),
+                 seed=SPLITS.index(split) + 1)
 
 
 def colour_and_grey(split: str, size: int = 64) -> Dataset:

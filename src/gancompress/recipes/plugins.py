@@ -30,7 +30,14 @@ def load_recipe_file(path: str | Path) -> list[str]:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look modules up by name
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        del sys.modules[name]
+        raise ValueError(f"recipe file {str(path)!r}, line {err.lineno}: {err.msg}") from None
+    except Exception as err:  # the user's code: whatever it raised, name the file it came from
+        del sys.modules[name]
+        raise ValueError(f"recipe file {str(path)!r} failed while loading: {type(err).__name__}: {err}") from None
     added = sorted(set(RECIPES.names()) - before)
     if not added:
         raise ValueError(f"recipe file {str(path)!r} registered no recipe (decorate a Recipe subclass with "

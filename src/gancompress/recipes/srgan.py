@@ -244,6 +244,25 @@ class SRGANRecipe(Recipe):
             metrics.update(m if len(sets) == 1 else {f"{k}_{ev.name}": v for k, v in m.items()})
         return metrics
 
+    def baseline(self) -> tuple[str, nn.ModuleDict]:
+        from gancompress.recipes.baselines import Bicubic
+
+        return f"bicubic x{self.opt.scale} upsampling", nn.ModuleDict({"G": Bicubic(self.opt.scale)})
+
+    @torch.no_grad()
+    def real_metrics(self, ctx: EvalContext) -> dict:
+        """FID/KID between two disjoint halves of each evaluation set's HR patches (alternate patches): the
+        floor of the patch FID at this sample size (PSNR/SSIM of an image with itself say nothing)."""
+        from gancompress.data.images import grid_patches
+        from gancompress.metrics.generative import fid_kid
+
+        metrics: dict = {"features": ctx.feature_net.description}
+        for ev in self.eval_sets:
+            patches = torch.cat([grid_patches(hr, self.opt.fid_patch) for hr in ev.hr[:ctx.n_samples]])
+            m = fid_kid(patches[0::2], patches[1::2], ctx.feature_net)
+            metrics.update(m if len(self.eval_sets) == 1 else {f"{k}_{ev.name}": v for k, v in m.items()})
+        return metrics
+
     def evaluate_set(self, gens: nn.ModuleDict, ev, ctx: EvalContext) -> dict:
         from gancompress.data.images import grid_patches, spread_indices
         from gancompress.metrics import psnr_ssim

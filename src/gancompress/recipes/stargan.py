@@ -255,14 +255,18 @@ class StarGANRecipe(Recipe):
 
     # -- evaluation -------------------------------------------------------------------
     def _eval_pairs(self, n: int, seed: int) -> list[tuple[int, int]]:
-        """`n` (held-out image index, edit index) pairs in a seeded order; every image gets every edit of
-        `edit_targets` (for one-hot domains, the edits to the other domains)."""
+        """`n` (held-out image index, edit index) pairs in a seeded order that takes the edits in turn (so
+        any `n` spreads evenly over them); every image gets every edit of `edit_targets` (for one-hot
+        domains, the edits to the other domains)."""
+        from itertools import chain, zip_longest
+
         test = self.dataset("test")
         labels = self._test_labels(test)
         pairs = [(i, k) for k in range(labels.shape[1]) for i in range(len(test))
                  if self.cls_kind == "bce" or labels[i, k] == 0]
-        order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))[:n]
-        return [pairs[int(j)] for j in order]
+        shuffled = [pairs[int(j)] for j in torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))]
+        by_edit = [[p for p in shuffled if p[1] == k] for k in range(labels.shape[1])]
+        return [p for p in chain.from_iterable(zip_longest(*by_edit)) if p is not None][:n]
 
     def _test_labels(self, test) -> torch.Tensor:
         if hasattr(test, "rows"):  # CelebA: labels without reading images
@@ -288,14 +292,64 @@ class StarGANRecipe(Recipe):
 
         got = gathered(self.eval_outputs(gens, ctx), "fake", "label_trg")
         fakes, targets = got["fake"], got["label_trg"]
-        real = self._fid_reference(max(len(fakes), 2000))
-        metrics = {**fid_kid(real, fakes, ctx.feature_net), "features": ctx.feature_net.description,
-                   "n_real": len(real), "n_fake": len(fakes)}
+        if self.cls_kind == "ce":  # one domain per image: each translation is judged against its target domain
+            metrics = {**self._per_domain_fid(fakes, targets, ctx), "features": ctx.feature_net.description}
+        else:
+            real = self._fid_reference(max(len(fakes), 2000))
+            metrics = {**fid_kid(real, fakes, ctx.feature_net), "features": ctx.feature_net.description,
+                       "n_real": len(real), "n_fake": len(fakes)}
         if self.opt.dataset != "celeba":
-            from gancompress.metrics.domain_classifier import domain_accuracy, load_domain_classifier
+            from gancompress.metrics.domain_classifier import domain_accuracy
 
-            classifier = load_domain_classifier() if self.opt.dataset == "textures" else _DigitLogits()
-            metrics["domain_acc"] = domain_accuracy(classifier, fakes, targets)
+            metrics["domain_acc"] = domain_accuracy(self._domain_classifier(), fakes, targets)
+        return metrics
+
+    def _per_domain_fid(self, images: torch.Tensor, domains: torch.Tensor, ctx: EvalContext) -> dict:
+        """FID/KID of the images meant for each domain against that domain's training images
+        (``fid_<domain>``), and their means (``fid``, ``kid``): an output that keeps its input's domain,
+        however realistic, scores badly, as it should."""
+        from gancompress.metrics.generative import features_of, fid_kid_of_features
+
+        real, real_domains = self.dataset("train").tensors
+        f_real, f_fake = features_of(real, ctx.feature_net), features_of(images, ctx.feature_net)
+        metrics: dict = {"n_real": len(real), "n_fake": len(images)}
+        for k, name in enumerate(self.domain_names):
+            scores = fid_kid_of_features(f_real[real_domains.argmax(1) == k], f_fake[domains.argmax(1) == k])
+            metrics.update({f"{key}_{name}": value for key, value in scores.items()})
+        for key in ("fid", "kid"):
+            metrics[key] = sum(metrics[f"{key}_{name}"] for name in self.domain_names) / len(self.domain_names)
+        return metrics
+
+    def _domain_classifier(self) -> nn.Module:
+        from gancompress.metrics.domain_classifier import load_domain_classifier
+
+        return load_domain_classifier() if self.opt.dataset == "textures" else _DigitLogits()
+
+    def baseline(self) -> tuple[str, nn.ModuleDict]:
+        from gancompress.recipes.baselines import Passthrough
+
+        return "input unchanged: no translation", nn.ModuleDict({"G": Passthrough(3)})
+
+    @torch.no_grad()
+    def real_metrics(self, ctx: EvalContext) -> dict:
+        """The held-out real images (the translations' inputs) against the same training reference, and
+        the domain classifier's accuracy on them with their own labels."""
+        from gancompress.metrics.domain_classifier import domain_accuracy
+        from gancompress.metrics.generative import fid_kid
+
+        from gancompress.data.images import spread_indices
+
+        test = self.dataset("test")
+        items = [test[int(i)] for i in spread_indices(len(test), min(len(test), ctx.n_samples))]
+        images = torch.stack([x for x, _ in items])
+        labels = torch.stack([torch.as_tensor(y).float() for _, y in items])
+        if self.cls_kind == "ce":
+            metrics = {**self._per_domain_fid(images, labels, ctx), "features": ctx.feature_net.description}
+        else:
+            metrics = {**fid_kid(self._fid_reference(max(len(images), 2000)), images, ctx.feature_net),
+                       "features": ctx.feature_net.description, "n_fake": len(images)}
+        if self.opt.dataset != "celeba":
+            metrics["domain_acc"] = domain_accuracy(self._domain_classifier(), images, labels)
         return metrics
 
     def _fid_reference(self, n: int) -> torch.Tensor:

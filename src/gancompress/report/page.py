@@ -44,15 +44,23 @@ def run_section(run: Path) -> Section:
     cols = [c for c in ("teacher", "student") if c in m]
     numbers = [Metrics(m[cols[0]]).numbers(), Metrics(m[cols[-1]]).numbers()]
     keys = [k for k in dict.fromkeys(k for c in cols for k in m[c]) if any(k in n for n in numbers)]
-    sec.tables.append((["metric", *cols], [[k, *(_fmt(m[c].get(k)) for c in cols)] for k in keys]))
+    if m.get("real"):  # the scale: held-out real data scored like the generators
+        cols.append("real")
+    heads = ["metric", *(("real vs real" if c == "real" else c) for c in cols)]
+    sec.tables.append((heads, [[k, *(_fmt(m[c].get(k)) for c in cols)] for k in keys]))
     if "fid_ratio" in m:
         sec.notes.append(f"FID ratio student/teacher: {m['fid_ratio']:.3f}")
     for name in RunDir.PICTURES:
         if (run / name).exists():
             sec.images.append((name.removesuffix(".png").replace("_", " "), (run / name).read_bytes()))
-    curves = curves_png(_log(run))
+    log = _log(run)
+    curves = curves_png(log)
+    measured = any("eval/fid" in row for row in log)
     if curves:
-        sec.images.append(("loss terms and FID during the run", curves))
+        sec.images.append(("loss terms and FID during the run" if measured else "loss terms during the run",
+                           curves))
+    if not measured:
+        sec.notes.append("No FID was measured during the run (train.eval_every=0): only the final scores above.")
     if m.get("layers"):
         sec.tables.append((["layer", "kind", "shape", "params", "nonzero", "sparsity"],
                            [[r["layer"], r["kind"], "x".join(map(str, r["shape"])), str(r["params"]),
@@ -76,13 +84,39 @@ def sweep_section(run: Path) -> Section:
 def compare_section(run: Path) -> Section:
     results = json.loads((run / RunDir.COMPARE).read_text())
     sec = Section(f"{run.name}: techniques compared")
-    keys = [k for k in ("fid", "kid", "coverage", "diversity", "sparsity", "flag") if any(k in r for r in results.values())]
-    sec.tables.append((["technique", *keys], [[t, *(_fmt(r.get(k)) for k in keys)] for t, r in results.items()]))
+    keys = [k for k in ("fid", "fid_ratio", "kid", "coverage", "diversity", "sparsity", "flag")
+            if any(k in r for r in results.values())]
+    sec.tables.append((["id", "technique", *keys],
+                       [[t, r.get("name", r.get("technique", "")), *(_fmt(r.get(k)) for k in keys)]
+                        for t, r in results.items()]))
     fids = {t: r["fid"] for t, r in results.items() if "fid" in Metrics(r).numbers()}
     if fids:
         sec.images.append(("FID per technique", bar_png(fids, "FID")))
     if (run / "compare.png").exists():
         sec.images.append(("samples per technique (same inputs)", (run / "compare.png").read_bytes()))
+    return sec
+
+
+OVERVIEW_HEAD = ["run", "recipe", "technique", "sparsity", "teacher FID", "student FID", "FID ratio",
+                 "real-vs-real FID"]
+
+
+def overview_section(runs: list[Path]) -> Section | None:
+    """One row per finished run, before the per-run sections; None when there are none."""
+    rows = []
+    for run in runs:
+        if not RunDir(run).is_finished():
+            continue
+        m = RunDir(run).metrics()
+        teacher, student = m.get("teacher", {}), m.get("student", {})
+        rows.append([run.name, str(m.get("recipe", "?")), str(m.get("technique", "train")),
+                     f"{student['sparsity']:.1%}" if "sparsity" in student else "dense",
+                     _fmt(teacher.get("fid")), _fmt(student.get("fid")), _fmt(m.get("fid_ratio")),
+                     _fmt((m.get("real") or {}).get("fid"))])
+    if not rows:
+        return None
+    sec = Section("overview")
+    sec.tables.append((OVERVIEW_HEAD, rows))
     return sec
 
 
@@ -155,6 +189,8 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "gancompr
         raise FileExistsError(f"{str(out)!r} holds an earlier report ({', '.join(earlier)}); pass --force to "
                               "replace it, or choose another --out")
     sections = [s for run in runs for s in sections_for(Path(run))]
+    overview = overview_section([Path(r) for r in runs])
+    sections = ([overview] if overview else []) + sections
     html_path = atomic_write(out / "report.html", lambda tmp: Path(tmp).write_text(to_html(sections, title)))
     md = to_markdown(sections, title, out / "report_files")
     md_path = atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text(md))

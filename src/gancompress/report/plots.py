@@ -18,7 +18,8 @@ def _png(fig) -> bytes:
 
 
 def curves_png(log: Sequence[dict], max_terms: int = 15) -> bytes | None:
-    """One small panel per logged loss term, and the FID trajectory in the last panel.
+    """One small panel per logged loss term, and the FID trajectory in the last panel (none when the run
+    measured no FID on the way: the report says so in words instead of drawing an empty panel).
 
     Loss curves alone can look fine while images are bad (the paper's warning), so the
     FID measured during the run sits next to them.
@@ -28,7 +29,7 @@ def curves_png(log: Sequence[dict], max_terms: int = 15) -> bytes | None:
     fid = [(row["step"], row["eval/fid"]) for row in log if "eval/fid" in row]
     if not terms and not fid:
         return None
-    n = len(terms) + 1
+    n = len(terms) + bool(fid)
     cols = min(4, n)
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows), squeeze=False)
@@ -38,11 +39,11 @@ def curves_png(log: Sequence[dict], max_terms: int = 15) -> bytes | None:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1)
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
-    ax = flat[len(terms)]
     if fid:
+        ax = flat[len(terms)]
         ax.plot([p[0] for p in fid], [p[1] for p in fid], "o-", color="crimson", lw=1.5, ms=3)
-    ax.set_title("FID during the run" if fid else "FID during the run (train.eval_every=0)", fontsize=9)
-    ax.tick_params(labelsize=7)
+        ax.set_title("FID during the run", fontsize=9)
+        ax.tick_params(labelsize=7)
     for ax in flat[n:]:
         ax.axis("off")
     fig.tight_layout()

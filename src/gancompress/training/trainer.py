@@ -81,6 +81,12 @@ def lr_factor(step: int, steps: int, decay_start: float) -> float:
     return 1.0 if step < start else (steps - step) / (steps - start)
 
 
+def progress_terms(logs: dict[str, float], n: int = 3) -> dict[str, str]:
+    """The first `n` logged terms that are not exactly zero, for the progress bar (a term that is zero by
+    construction, such as DC/real when the critic scores the same real images for both, says nothing)."""
+    return {k: f"{v:.3g}" for k, v in list((k, v) for k, v in logs.items() if v != 0)[:n]}
+
+
 class Trainer:
     """Runs `technique` for ``cfg.steps`` steps on `recipe`'s training data."""
 
@@ -147,9 +153,11 @@ class Trainer:
             if cfg.log_every and (done % cfg.log_every == 0 or done == cfg.steps):
                 history.append({"step": done, **logs})
                 self._log(writer, done, logs)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in list(logs.items())[:3]})
+                bar.set_postfix(progress_terms(logs))
             if self.on_eval and self.is_main and cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+                bar.set_description_str(f"{type(self.technique).__name__} (evaluating at step {done})")
                 metrics = self.on_eval(done)
+                bar.set_description_str(type(self.technique).__name__)
                 history.append({"step": done, **{f"eval/{k}": v for k, v in metrics.items()}})
                 self._log(writer, done, {f"eval/{k}": v for k, v in metrics.items()})
             if cfg.ckpt_every and done % cfg.ckpt_every == 0 and self.is_main:
