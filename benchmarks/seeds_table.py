@@ -20,11 +20,12 @@ from gancompress.rundir import RunDir
 
 
 def group_key(run: Path) -> tuple[str, str, float]:
+    """(technique with its distinguishing options and training settings, granularity, target)."""
     cfg = read_yaml(RunDir(run).config_file.read_text())
     options = cfg.get("technique_options") or {}
-    technique = cfg["technique"] + (f" ({', '.join(f'{k}={v}' for k, v in options.items() if k in ('init', 'prune', 'disc'))})"
-                                    if cfg["technique"] == "gan-finetune" else "")
-    return technique, cfg["prune"]["granularity"], cfg["prune"]["target"]
+    shown = [f"{k}={v}" for k, v in options.items() if k in ("init", "prune", "disc")]
+    shown += [f"{cfg['train']['steps']} steps", f"lr {cfg['train']['lr_g']:g}"]
+    return f"{cfg['technique']} ({', '.join(shown)})", cfg["prune"]["granularity"], cfg["prune"]["target"]
 
 
 def spread(values: list[float]) -> str:

@@ -78,7 +78,7 @@ CASES = [
     (opts("srgan-photos", "recipe_options.content=vgg"), "content=vgg needs vgg_weights"),
     (opts("stargan-textures", "recipe_options.image_size=30"), "image_size=30: must be divisible by 4"),
     (["train", "--recipe", "pix2pix", *OUT], "dataset=folder needs data_root"),
-    (opts("cyclegan", "recipe_options.data_root={tmp}/adir"), "image folder '{tmp}/adir/trainA' does not exist"),
+    (opts("cyclegan", "recipe_options.data_root={tmp}/adir"), "image folder '{tmp}/adir/testA' does not exist"),
     (opts("stargan-celeba", "recipe_options.data_root={tmp}/adir"), "CelebA image folder"),
     (opts("srgan-div2k", "recipe_options.data_root={tmp}/adir"), "DIV2K folder '{tmp}/adir/DIV2K_train_HR' does not exist"),
     (opts("dcgan-mnist", "recipe_options.dataset=mnist", "recipe_options.data_root={tmp}/adir"),

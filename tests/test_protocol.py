@@ -11,8 +11,6 @@ from gancompress.io import read_yaml
 NOT_YET = {  # config -> why it is outside the protocol (issue 19 retrains these teachers)
     "dcgan-digits": "600 steps on a 4,000-step teacher (15%); superseded by dcgan-mnist",
     "pix2pix-edges": "300 steps on a 1,200-step teacher (25%); superseded by pix2pix-denoise",
-    "cyclegan-photos": "600 steps on a 400-step teacher (150%)",
-    "cyclegan-photos-fast": "600 steps on a 400-step teacher (150%)",
     "srgan-photos": "900 steps on a 900-step teacher (100%); a 10,000-step retraining stalled below bicubic",
 }
 

@@ -86,9 +86,15 @@ def real_reference(recipe: Recipe, feature_net, n_samples: int, device: torch.de
     ``real``; empty where the recipe defines none or there are no features."""
     from gancompress.metrics.features import NoFeatures
 
+    from gancompress.data.images import DataError
+
     if isinstance(feature_net, NoFeatures):
         return {}
-    return dict(Metrics(recipe.real_metrics(EvalContext(feature_net, n_samples, device)) or {}))
+    try:
+        return dict(Metrics(recipe.real_metrics(EvalContext(feature_net, n_samples, device)) or {}))
+    except DataError as err:  # e.g. 2 held-out images: enough for the model's metrics, not for two halves
+        log.info(f"no real-vs-real reference: {err}")
+        return {}
 
 
 @torch.no_grad()
@@ -213,6 +219,9 @@ def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, o
     torch.manual_seed(cfg.train.seed)  # network initialisation
     technique = get_technique("dense", _setup(cfg, recipe, device, None), {})
     feats = feature_net_for(recipe, cfg.inception)
+    # real data scored against itself: the scale of the metrics, and a check (before training) that the
+    # data are large enough for them
+    real = real_reference(recipe, feats, cfg.train.eval_samples, device) if env.is_main else {}
     started = time.perf_counter()
     Trainer(recipe, technique, cfg.train, out, device, env=env,
             on_eval=periodic_eval(recipe, technique, feats, cfg, device)).run(resume=resume)
@@ -225,7 +234,7 @@ def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, o
     log.info(f"scoring the trained generator on {cfg.train.eval_samples} evaluation samples")
     metrics = {"recipe": cfg.recipe, "features": feats.description, "train_seconds": round(seconds, 1),
                "teacher": evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device),
-               "real": real_reference(recipe, feats, cfg.train.eval_samples, device)}
+               "real": real}
     RunDir(out).write_metrics(metrics)
     sample_sheet(recipe, {"samples": technique.student}, out / "samples.png", device=device)
     return metrics
@@ -253,6 +262,7 @@ def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device
     if env.is_main:
         log.info(f"scoring the teacher on {cfg.train.eval_samples} evaluation samples ({feats.description})")
     teacher_metrics = evaluate(recipe, teacher_copy, feats, cfg.train.eval_samples, device) if env.is_main else {}
+    real = real_reference(recipe, feats, cfg.train.eval_samples, device) if env.is_main else {}
     torch.manual_seed(cfg.train.seed)  # initialisation of anything not copied from the teacher
     technique = get_technique(cfg.technique, setup, cfg.technique_options)
     started = time.perf_counter()
@@ -279,7 +289,7 @@ def _compress(cfg: RunConfig, recipe: Recipe, setup: Setup, env: DistEnv, device
         "compress_seconds": round(seconds, 1),
         "teacher": teacher_metrics,
         "student": {**evaluate(recipe, student, feats, cfg.train.eval_samples, device), "sparsity": sparsity},
-        "real": real_reference(recipe, feats, cfg.train.eval_samples, device),
+        "real": real,
         "layers": technique.pruner.report() if technique.pruner else [],
         "teacher_files": {k: str(p) for k, p in teacher_files.items()},
         "reference_files": {k: str(p) for k, p in reference.items()},
