@@ -90,3 +90,17 @@ def test_a_run_without_periodic_fid_says_so_instead_of_drawing_an_empty_panel(co
     assert result.exit_code == 0, result.output
     md = (tmp_path / "report.md").read_text()
     assert "No FID was measured during the run" in md and "loss terms during the run" in md
+
+
+def test_picture_sheets_say_what_their_tiles_show_and_keep_a_sensible_width(tmp_path):
+    from PIL import Image
+
+    from conftest import TINY
+    from gancompress.api import sample_sheet
+    from gancompress.recipes import get_recipe
+
+    recipe = get_recipe("pix2pix-denoise", {**TINY["pix2pix-denoise"], "image_size": 64})
+    gens = recipe.build_generators()
+    path = sample_sheet(recipe, {"teacher": gens, "student": gens}, tmp_path / "s.png", n=16)
+    assert recipe.display_legend == "each tile is input | output | target"
+    assert Image.open(path).width <= 2 * (5 * (3 * 64 + 2) + 2) + 12  # 5 columns of 192-px tiles, no upscaling

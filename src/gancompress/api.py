@@ -123,7 +123,10 @@ def sample_sheet(recipe: Recipe, panels: dict[str, nn.ModuleDict], path: Path, n
     for title, gens in panels.items():
         was = gens.training
         gens.eval()
-        images.append((title, grid_image(recipe.display(batch, recipe.generate(gens, batch)), nrow=8, scale=2)))
+        tiles = recipe.display(batch, recipe.generate(gens, batch))
+        width = tiles.shape[-1]  # wide tiles (input | output | target) get fewer columns and no upscaling
+        label = f"{title}: {recipe.display_legend}" if recipe.display_legend else title
+        images.append((label, grid_image(tiles, nrow=max(1, min(8, 1024 // width)), scale=2 if width <= 64 else 1)))
         gens.train(was)
     return save_png(labelled_panels(images), path)
 

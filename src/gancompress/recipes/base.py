@@ -53,6 +53,7 @@ class Recipe(ABC):
     default_feature_net: ClassVar[str | None] = "digits-classifier"  # None: the recipe's own `feature_net`
     feature_net: nn.Module | None = None  # a feature network the recipe brings (a user's, for ModuleRecipe)
     width_options: ClassVar[tuple[str, ...]] = ()  # options that scale the generators' channel widths
+    display_legend: ClassVar[str] = ""  # what each tile of `display` shows, for the picture sheets' titles
     # extra file-name patterns per network key, for checkpoints saved by a reference implementation
     checkpoint_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
 

@@ -84,6 +84,7 @@ class CycleGANRecipe(Recipe):
     Options = CycleGANOptions
     g_weights = {"adv_A": 1.0, "adv_B": 1.0, "cycle_A": 10.0, "cycle_B": 10.0, "idt_A": 5.0, "idt_B": 5.0}
     d_weights = {"real_B": 0.5, "fake_B": 0.5, "real_A": 0.5, "fake_A": 0.5}
+    display_legend = "each tile is real | translated | reconstructed, A and B tiles alternating"
     width_options = ("ngf",)
     default_feature_net = "photo-patches"
     checkpoint_aliases = {k: (f"latest_net_{k}.pth", f"*_net_{k}.pth") for k in ("G_A", "G_B", "D_A", "D_B")}

@@ -62,6 +62,7 @@ class Pix2PixRecipe(Recipe):
     Options = Pix2PixOptions
     g_weights = {"adv": 1.0, "l1": 100.0}
     d_weights = {"real": 0.5, "fake": 0.5}
+    display_legend = "each tile is input | output | target"
     width_options = ("ngf",)
     default_feature_net = "photo-patches"
     checkpoint_aliases = {"G": ("latest_net_G.pth", "*_net_G.pth"), "D": ("latest_net_D.pth", "*_net_D.pth")}

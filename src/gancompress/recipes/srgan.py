@@ -151,6 +151,7 @@ class SRGANRecipe(Recipe):
     lr_d = 1e-4
     betas = (0.9, 0.999)
     default_feature_net = "photo-patches"
+    display_legend = "bicubic, SR, HR in turn"
     width_options = ("n_feats",)
 
     @cached_property

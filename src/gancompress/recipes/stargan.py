@@ -167,6 +167,7 @@ class StarGANRecipe(Recipe):
     n_critic = 5  # the reference's D steps per G step
     betas = (0.5, 0.999)
     default_feature_net = "photo-patches"
+    display_legend = "input, translation in turn"
     width_options = ("g_conv_dim",)
     checkpoint_aliases = {"G": ("*-G.ckpt",), "D": ("*-D.ckpt",)}
 
