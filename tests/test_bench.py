@@ -13,6 +13,7 @@ from gancompress.io import save_weights
 from gancompress.nets import example_inputs
 from gancompress.pruning import PruneConfig, Pruner
 from gancompress.recipes import RECIPES
+from conftest import invoke_ok
 
 
 def test_mac_counts_golden():
@@ -87,7 +88,7 @@ def test_ratios_name_speedups():
     rows = [{"model": "teacher", "net": "G", "params": 10, "macs": 100, "file_bytes": 40, "torch": {"ms_median": 4.0}},
             {"model": "student", "net": "G", "params": 5, "macs": 20, "file_bytes": 20, "torch": {"ms_median": 1.0}}]
     assert ratios(rows)["G"] == {"params_reduction": 2.0, "macs_reduction": 5.0, "file_bytes_reduction": 2.0,
-                                 "torch_speedup": 4.0}
+                                 "torch_speedup": 4.0, "torch_efficiency": 0.8}  # 4x faster of 5x fewer MACs
 
 
 @pytest.fixture
@@ -144,3 +145,83 @@ def test_semi_structured_conv_layout_matches_conv_and_cpu_skips_cleanly():
         torch.testing.assert_close(SemiStructuredConv2d(conv, matrix)(x), conv(x), atol=1e-5, rtol=1e-5)
     if not torch.cuda.is_available():
         assert bench_semi_structured(conv, ((x,), {})) == {"skipped": "no CUDA device"}
+
+
+@pytest.mark.parametrize("name, side", [("cyclegan-photos", 48), ("srgan-photos", 64), ("stargan-textures", 24),
+                                        ("pix2pix-denoise", 64)])
+def test_image_size_resizes_the_image_inputs_so_the_output_has_that_side(name, side, tiny_recipe):
+    from gancompress.bench import at_image_size
+    from gancompress.nets import example_inputs, run
+
+    recipe = tiny_recipe(name)
+    gens = recipe.build_generators().eval()
+    inputs = example_inputs(recipe, gens)
+    for key, net in gens.items():
+        moved = at_image_size(net, inputs[key], side, key)
+        with torch.no_grad():
+            out = run(net, moved)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        assert out.shape[-2:] == (side, side)
+        # non-image arguments (StarGAN's target label) are passed on unchanged
+        for before, after in zip(inputs[key][0], moved[0]):
+            if before.dim() < 4:
+                assert torch.equal(before, after)
+        assert count_macs(net, moved) > count_macs(net, inputs[key]) or side <= 32
+
+
+def test_image_size_is_refused_where_the_generator_is_not_fully_convolutional(tiny_recipe):
+    from gancompress.bench import at_image_size
+    from gancompress.nets import example_inputs
+
+    recipe = tiny_recipe("dcgan-digits")
+    gens = recipe.build_generators().eval()
+    with pytest.raises(ValueError, match="takes no image.*fixed by its architecture at 32 px"):
+        at_image_size(gens["G"], example_inputs(recipe, gens)["G"], 64)
+    sr = tiny_recipe("srgan-photos")
+    g = sr.build_generators().eval()
+    with pytest.raises(ValueError, match="multiple of 4"):
+        at_image_size(g["G"], example_inputs(sr, g)["G"], 66)
+
+    class FixedHead(nn.Module):  # a Linear over the flattened image: 16 px only
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3 * 16 * 16, 3 * 16 * 16)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1)).view_as(x)
+
+    with pytest.raises(ValueError, match="not fully convolutional"):
+        at_image_size(FixedHead(), ((torch.randn(1, 3, 16, 16),), {}), 32)
+
+
+def test_cli_bench_at_an_image_size_with_int8_reports_efficiency(tiny_recipe, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from gancompress.cli import main
+
+    recipe = tiny_recipe("cyclegan-photos")
+    recipe_yaml = yaml.safe_dump({"recipe": "cyclegan-photos", "options": to_dict(recipe.opt)})
+    teacher = recipe.build_generators()
+    for folder in ("teacher", "run"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "recipe.yaml").write_text(recipe_yaml)
+    for key, net in teacher.items():
+        save_weights(net, tmp_path / "teacher" / f"{key}.safetensors")
+    student = recipe.build_generators()
+    student.load_state_dict(teacher.state_dict())
+    for key, net in student.items():
+        save_weights(net, tmp_path / "run" / f"student_{key}.safetensors")
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"recipe": "cyclegan-photos",
+                                                                  "teacher": str(tmp_path / "teacher")}))
+    out = tmp_path / "b.json"
+    text = invoke_ok(main, "bench", "--student", tmp_path / "run", "--image-size", 48, "--int8", "--repeats", 2,
+                     "--json", out)
+    result = json.loads(out.read_text())
+    rows = {(r["model"], r["net"]): r for r in result["rows"]}
+    int8, student = rows[("student-int8", "G_A")], rows[("student", "G_A")]
+    assert int8["params"] == student["params"] and int8["file_bytes"] != student["file_bytes"]  # its .onnx file
+    assert "torch" not in int8 and "onnxruntime" in int8
+    ratio = result["ratios"]["G_A"]
+    assert ratio["torch_efficiency"] == pytest.approx(ratio["torch_speedup"] / ratio["macs_reduction"], rel=1e-2)
+    assert "int8_onnxruntime_speedup" in ratio and "48 px images" in text
+    native = count_macs(teacher["G_A"].eval(), example_inputs(recipe, teacher)["G_A"])
+    assert rows[("teacher", "G_A")]["macs"] == pytest.approx(native * (48 / 32) ** 2, rel=1e-6)  # counted at 48 px

@@ -114,8 +114,29 @@ def test_cli_evaluate_writes_the_json_and_refuses_to_replace_it(tmp_path):
     assert again.exit_code != 0 and "--force" in again.output and json.loads(out.read_text()) == result
     both = CliRunner().invoke(main, ["evaluate", "--recipe", "dcgan-digits", "--teacher", str(teacher),
                                      "--student", str(teacher)])
-    assert both.exit_code != 0 and "not both" in both.output and both.exception is None or \
-        isinstance(both.exception, SystemExit)
+    assert both.exit_code != 0 and "give one of --teacher, --student and --export" in both.output
+    assert isinstance(both.exception, SystemExit)
+
+
+def test_cli_evaluate_scores_an_export_in_onnxruntime_float_and_int8(tmp_path):
+    pytest.importorskip("onnxruntime")
+    options = [x for k, v in TINY["dcgan-digits"].items() for x in ("--set", f"recipe_options.{k}={v}")]
+    teacher, run = tmp_path / "t", tmp_path / "c"
+    tiny = ["--set", "train.eval_samples=20", "--steps", "2"]
+    invoke_ok(main, "train", "--recipe", "dcgan-digits", *options, *tiny, "--out", teacher)
+    invoke_ok(main, "compress", "--recipe", "dcgan-digits", "--teacher", teacher, *tiny, "--set", "train.batch_size=8",
+              "--out", run)
+    invoke_ok(main, "export", run, "--format", "safetensors", "--format", "onnx", "--format", "onnx-int8")
+    scores = {}
+    for fmt in ("safetensors", "onnx", "onnx-int8"):
+        out = tmp_path / f"{fmt}.json"
+        text = invoke_ok(main, "evaluate", "--export", run / "export", "--format", fmt, "--samples", 20, "--json", out)
+        scores[fmt] = json.loads(out.read_text())
+        assert f"({fmt})" in scores[fmt]["generator"] and "| model |" in text
+    assert scores["onnx"]["model"]["fid"] == pytest.approx(scores["safetensors"]["model"]["fid"], rel=1e-3)
+    assert set(scores["onnx-int8"]["model"]) == set(scores["safetensors"]["model"])
+    wrong = CliRunner().invoke(main, ["evaluate", "--student", str(run), "--format", "onnx"])
+    assert wrong.exit_code != 0 and "give --export DIR" in wrong.output
 
 
 def test_denoising_pairs_are_fixed_per_item_and_the_smoothing_baseline_keeps_flat_images():

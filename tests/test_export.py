@@ -219,3 +219,91 @@ def test_exported_program_runs_without_our_code(name, tiny_recipe, tmp_path):
         args = tuple(torch.cat([a, a]) for a in inputs[key][0])
         with torch.no_grad():
             assert torch.allclose(loaded(*args), net(*args), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", RECIPES.names())
+def test_int8_model_is_calibrated_on_training_inputs_and_stays_close_to_float(name, tiny_recipe, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from gancompress.export.formats import OnnxGenerator
+    from gancompress.export.quantize import calibration_inputs, check_int8, quantize_onnx
+
+    recipe = tiny_recipe(name)
+    gens = filter_pruned(recipe)
+    inputs = inputs_for(name, recipe, gens)
+    calibration = calibration_inputs(recipe, gens, n_batches=2, batch_size=2)
+    for key, net in gens.items():
+        assert len(calibration[key]) == 2
+        float_model = export_onnx(net, inputs[key], tmp_path / f"{key}.onnx")
+        int8 = quantize_onnx(float_model, tmp_path / f"{key}.int8.onnx", calibration[key])
+        ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # really quantised, not a copy
+        report = check_int8(int8, net, inputs[key])
+        assert report["psnr_vs_float"] > 20 and 0 < report["mean_abs_diff"] < 0.2
+        # the model runs in place of the generator, with another batch size than it was exported with
+        args = tuple(torch.cat([a, a]) if torch.is_tensor(a) else a for a in inputs[key][0])
+        out = OnnxGenerator(int8)(*args)
+        with torch.no_grad():
+            expected = net(*args)
+        expected = expected[0] if isinstance(expected, (tuple, list)) else expected
+        assert out.shape == expected.shape and float((out - expected).abs().mean()) < 0.2
+
+
+def test_int8_check_refuses_a_broken_quantisation(tiny_recipe, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from gancompress.export.quantize import check_int8
+
+    recipe = tiny_recipe("dcgan-digits")
+    gens = recipe.build_generators().eval()
+    inputs = example_inputs(recipe, gens)["G"]
+
+
+    class Shifted(nn.Module):  # every pixel 0.5 off: 12 dB
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, z):
+            return self.net(z) + 0.5
+
+    path = export_onnx(Shifted(gens["G"]), inputs, tmp_path / "shifted.onnx")
+    with pytest.raises(ValueError, match="12.0 dB from the float one"):
+        check_int8(path, gens["G"], inputs)
+
+
+def test_export_run_writes_int8_and_load_exported_runs_it(tiny_recipe, tmp_path):
+    pytest.importorskip("onnxruntime")
+    recipe = tiny_recipe("cyclegan-photos")
+    gens = filter_pruned(recipe)
+    run = tmp_path / "run"
+    run.mkdir()
+    for key, net in gens.items():
+        save_weights(net, run / f"student_{key}.safetensors")
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"recipe": "cyclegan-photos", "options": to_dict(recipe.opt)}))
+    summary = export_run(run, tmp_path / "ex", ("onnx", "onnx-int8"), materialize_channels=True)
+    for key in gens:
+        assert (tmp_path / "ex" / f"student_{key}.int8.onnx").exists()
+        assert summary["networks"][key]["int8_vs_float"]["psnr_vs_float"] > 20
+    _, loaded = load_exported(tmp_path / "ex", prefer="onnx-int8")
+    assert set(loaded) == set(gens) and all(type(m).__name__ == "OnnxGenerator" for m in loaded.values())
+    (tmp_path / "ex" / "student_G_B.int8.onnx").unlink()
+    with pytest.raises(Exception, match="student_G_B.int8.onnx.*--format onnx-int8"):
+        load_exported(tmp_path / "ex", prefer="onnx-int8")
+
+
+@pytest.mark.parametrize("name", ["srgan-photos", "cyclegan-photos", "stargan-textures"])
+def test_onnx_models_of_image_generators_take_any_image_size(name, tiny_recipe, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from gancompress.bench import at_image_size
+    from gancompress.export.formats import OnnxGenerator
+
+    recipe = tiny_recipe(name)
+    gens = recipe.build_generators().eval()
+    key, net = next(iter(gens.items()))
+    inputs = example_inputs(recipe, gens)[key]
+    path = export_onnx(net, inputs, tmp_path / "g.onnx")
+    bigger = at_image_size(net, inputs, 64, key)  # not the size it was exported at
+    expected = outputs(net, bigger)
+    expected = expected[0] if isinstance(expected, (tuple, list)) else expected
+    torch.testing.assert_close(OnnxGenerator(path)(*bigger[0]), expected, atol=1e-4, rtol=0)

@@ -21,7 +21,10 @@ def _configs():
 
 
 def teacher_steps(recipe: str) -> int:
-    return read_yaml((shipped_teacher(recipe) / "train_config.yaml").read_text())["train"]["steps"]
+    """The teacher's training steps, with those of the run it started from (``train --init``) if any."""
+    folder = shipped_teacher(recipe)
+    files = [folder / "train_config.yaml", folder / "init_config.yaml"]
+    return sum(read_yaml(f.read_text())["train"]["steps"] for f in files if f.exists())
 
 
 @pytest.mark.parametrize("name", _configs())

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_COMMAND = "python -m pytest"
 TINY = ["train.steps=3", "train.batch_size=4", "train.eval_samples=16", "train.eval_every=0",
         "train.ckpt_every=0", "prune.every=1"]
-TAKES_SET = ("train", "compress", "compare", "demo")
+TAKES_SET = ("train", "compress", "compare", "demo", "search")
 
 SHIM = f"""#!{sys.executable}
 import sys

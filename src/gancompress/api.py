@@ -12,7 +12,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from gancompress.config import RunConfig, from_mapping, to_dict
+from gancompress.config import ConfigError, RunConfig, from_mapping, to_dict
 from gancompress.errors import CheckpointError
 from gancompress.io import read_yaml, save_networks, write_json  # noqa: F401  (write_json: part of the API)
 from gancompress.metrics.result import Metrics
@@ -209,18 +209,24 @@ def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher: Weight
 
 
 def train(cfg: RunConfig, resume: bool = False) -> dict:
-    """Train a dense teacher (generators and discriminators) with the recipe's own losses."""
+    """Train a dense teacher (generators and discriminators) with the recipe's own losses, from a fresh
+    initialisation or, with ``cfg.init``, from an earlier run's or teacher's weights."""
+    if cfg.technique != "dense" and (cfg.technique != RunConfig.technique or cfg.technique_options):
+        raise ConfigError(f"train runs the dense technique, not {cfg.technique!r}: set technique: dense "
+                          "(its technique_options: weights), or leave technique and technique_options out")
     cfg = from_mapping(RunConfig, {**to_dict(cfg), "technique": "dense"})
     device = resolve_device(cfg.train.device)
-    recipe = recipe_for(cfg, None)
+    init = Path(cfg.init) if cfg.init else None
+    recipe = recipe_for(cfg, init)
     env, device = _distributed(device)
-    with _claimed(cfg, resume, env) as out:
+    with _claimed(cfg, resume, env, teacher=init) as out:
         return _train(cfg, recipe, env, device, out, resume)
 
 
 def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, out: Path, resume: bool) -> dict:
     torch.manual_seed(cfg.train.seed)  # network initialisation
-    technique = get_technique("dense", _setup(cfg, recipe, device, None), {})
+    init = Path(cfg.init) if cfg.init else None
+    technique = get_technique("dense", _setup(cfg, recipe, device, init), cfg.technique_options)
     feats = feature_net_for(recipe, cfg.inception)
     # real data scored against itself: the scale of the metrics, and a check (before training) that the
     # data are large enough for them
@@ -236,6 +242,7 @@ def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, o
     write_recipe_file(out, cfg, recipe)
     log.info(f"scoring the trained generator on {cfg.train.eval_samples} evaluation samples")
     metrics = {"recipe": cfg.recipe, "features": feats.description, "train_seconds": round(seconds, 1),
+               **({"init": str(init)} if init else {}),
                "teacher": evaluate(recipe, technique.student, feats, cfg.train.eval_samples, device),
                "real": real}
     RunDir(out).write_metrics(metrics)
@@ -246,6 +253,8 @@ def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, o
 def compress(cfg: RunConfig, resume: bool = False) -> dict:
     """Compress a trained teacher with `cfg.technique`; write weights, metrics and pictures."""
     RECIPES.get(cfg.recipe), TECHNIQUES.get(cfg.technique)  # unknown names fail first, listing valid ones
+    if cfg.init:
+        raise ConfigError(f"init={cfg.init!r} is for `gancompress train`; compress starts from the teacher (--teacher)")
     device = resolve_device(cfg.train.device)
     teacher = teacher_source(cfg)
     recipe = recipe_for(cfg, teacher.directory)

@@ -31,12 +31,18 @@ class BenchOptions:
     warmup: int = 3
     backends: tuple = BACKENDS
     materialize: bool = True  # bench the student with its dead channels removed
+    image_size: int | None = None  # side of the generated images (None: the recipe's own)
+    int8: bool = False  # also time the student quantised to int8 (onnxruntime, static, per channel)
     seed: int = 0
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "threads", "repeats"):
             if getattr(self, key) < 1:
                 raise ValueError(f"bench.{key}={getattr(self, key)}: must be >= 1")
+        if self.image_size is not None and self.image_size < 8:
+            raise ValueError(f"bench.image_size={self.image_size}: must be >= 8")
+        if self.int8 and "onnxruntime" not in self.backends:
+            raise ValueError("bench.int8 times an onnxruntime model: keep onnxruntime among the backends")
         if self.warmup < 0:
             raise ValueError(f"bench.warmup={self.warmup}: must be >= 0")
         bad = [b for b in self.backends if b not in BACKENDS]
@@ -100,6 +106,51 @@ def file_bytes(net: nn.Module, sparse: bool = False) -> int:
         return path.stat().st_size
 
 
+# -- resolution --------------------------------------------------------------------------------
+def _image_args(inputs: Inputs) -> list[int]:
+    """Positions of the image-like arguments: floating 4-D tensors with a spatial extent."""
+    args, _ = inputs
+    return [i for i, a in enumerate(args) if torch.is_tensor(a) and a.is_floating_point() and a.dim() == 4
+            and a.shape[-1] > 1 and a.shape[-2] > 1]
+
+
+def _output_side(net: nn.Module, inputs: Inputs) -> int:
+    with torch.no_grad():
+        out = run(net, inputs)
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    return out.shape[-1]
+
+
+def at_image_size(net: nn.Module, inputs: Inputs, size: int, key: str = "G") -> Inputs:
+    """`inputs` with their images resized so that `net` generates `size` x `size` images (for a
+    super-resolver the input side is `size` / its scale). ValueError where `net` is not fully
+    convolutional: no image input (a latent vector fixes the output size), or another output size."""
+    positions = _image_args(inputs)
+    args, kwargs = inputs
+    if not positions:
+        shapes = ", ".join(str(tuple(a.shape)) for a in args if torch.is_tensor(a))
+        raise ValueError(f"generator {key!r} takes no image (its inputs: {shapes}), so its output size is fixed "
+                         f"by its architecture at {_output_side(net, inputs)} px: bench it without --image-size")
+    first = args[positions[0]]
+    scale = _output_side(net, inputs) / first.shape[-1]
+    side = size / scale
+    if side != int(side):
+        raise ValueError(f"--image-size {size}: generator {key!r} scales its input by {scale:g}, so the size must "
+                         f"be a multiple of {scale:g}")
+    resized = list(args)
+    for i in positions:
+        resized[i] = torch.nn.functional.interpolate(args[i], size=(int(side), int(side)), mode="bilinear",
+                                                     align_corners=False)
+    moved = (tuple(resized), kwargs)
+    try:
+        got = _output_side(net, moved)
+    except RuntimeError as err:
+        raise ValueError(f"generator {key!r} is not fully convolutional: at {size} px it fails ({err})") from None
+    if got != size:
+        raise ValueError(f"generator {key!r} is not fully convolutional: asked for {size} px, it made {got} px")
+    return moved
+
+
 # -- latency -----------------------------------------------------------------------------------
 @contextlib.contextmanager
 def torch_threads(n: int):
@@ -149,8 +200,11 @@ def time_interleaved(calls: dict[str, callable], repeats: int, warmup: int) -> d
 
 # -- teacher vs student --------------------------------------------------------------------------
 def bench_models(models: dict[str, nn.ModuleDict], inputs: dict[str, Inputs],
-                 opts: BenchOptions = BenchOptions()) -> dict:
-    """Static costs and latency of each model (e.g. {"teacher": ..., "student": ...}), per generator key."""
+                 opts: BenchOptions = BenchOptions(), calibration: dict[str, list[Inputs]] | None = None) -> dict:
+    """Static costs and latency of each model (e.g. {"teacher": ..., "student": ...}), per generator key.
+
+    With `calibration` (per key, the inputs to calibrate on), the last model is also quantised to int8 and
+    timed in onnxruntime as "<name>-int8" (its MACs are the float model's, done in int8)."""
     rows = []
     keys = list(inputs)
     with torch_threads(opts.threads), tempfile.TemporaryDirectory() as tmp:
@@ -160,9 +214,12 @@ def bench_models(models: dict[str, nn.ModuleDict], inputs: dict[str, Inputs],
                 rows.append({"model": name, "net": key, "params": count_params(net),
                              "macs": count_macs(net, inputs[key]), "file_bytes": file_bytes(net),
                              "sparse_file_bytes": file_bytes(net, sparse=True)})
+            int8 = _int8_call(models, key, inputs[key], calibration, opts.threads, Path(tmp), rows)
             for backend in opts.backends:
                 calls = {name: _callables(gens[key].eval(), inputs[key], backend, opts.threads, Path(tmp),
                                           f"{name}_{key}") for name, gens in models.items()}
+                if backend == "onnxruntime" and int8:
+                    calls.update(int8)
                 times = time_interleaved(calls, opts.repeats, opts.warmup)
                 for row in rows:
                     if row["net"] == key and row["model"] in times:
@@ -170,7 +227,31 @@ def bench_models(models: dict[str, nn.ModuleDict], inputs: dict[str, Inputs],
     result = {"device": "cpu", "threads": opts.threads, "torch": torch.__version__, "options": asdict(opts),
               "rows": rows}
     result["ratios"] = ratios(rows, *list(models)[:2]) if len(models) >= 2 else {}
+    if calibration and len(models) >= 2:
+        int8 = ratios(rows, list(models)[0], f"{list(models)[-1]}-int8")
+        for key, entry in int8.items():
+            result["ratios"][key].update({f"int8_{k}": v for k, v in entry.items() if k.startswith("onnxruntime")
+                                          or k == "file_bytes_reduction"})
     return result
+
+
+def _int8_call(models: dict[str, nn.ModuleDict], key: str, inputs: Inputs, calibration, threads: int,
+               workdir: Path, rows: list[dict]) -> dict:
+    """{"<last model>-int8": a call of its int8 onnxruntime model} (and its row), or {} without calibration."""
+    if not calibration:
+        return {}
+    from gancompress.export.formats import export_onnx, onnx_feed, onnx_session
+    from gancompress.export.quantize import quantize_onnx
+
+    name, gens = list(models.items())[-1]
+    float_model = export_onnx(gens[key].eval(), inputs, workdir / f"{name}_{key}.float.onnx")
+    path = quantize_onnx(float_model, workdir / f"{name}_{key}.int8.onnx", calibration[key])
+    source = next(r for r in rows if r["model"] == name and r["net"] == key)
+    rows.append({**source, "model": f"{name}-int8", "file_bytes": path.stat().st_size,
+                 "sparse_file_bytes": path.stat().st_size})
+    session = onnx_session(path, threads)
+    feed = onnx_feed(session, inputs)
+    return {f"{name}-int8": lambda: session.run(None, feed)}
 
 
 def ratios(rows: list[dict], base: str = "teacher", other: str = "student") -> dict:
@@ -182,7 +263,10 @@ def ratios(rows: list[dict], base: str = "teacher", other: str = "student") -> d
         entry = {f"{m}_reduction": round(a[m] / max(b[m], 1), 3) for m in ("params", "macs", "file_bytes")}
         for backend in BACKENDS:
             if backend in a and backend in b:
-                entry[f"{backend}_speedup"] = round(a[backend]["ms_median"] / b[backend]["ms_median"], 3)
+                speedup = a[backend]["ms_median"] / b[backend]["ms_median"]
+                entry[f"{backend}_speedup"] = round(speedup, 3)
+                # how much of the MAC saving becomes speed (1: all of it)
+                entry[f"{backend}_efficiency"] = round(speedup / max(entry["macs_reduction"], 1e-9), 3)
         out[key] = entry
     return out
 
@@ -195,12 +279,12 @@ def load_pair(student_run: str | Path, teacher_dir: str | Path | None = None):
     import dataclasses
 
     from gancompress import api
-    from gancompress.config import load_config
+    from gancompress.config import load_config, saved_config
 
     run = RunDir(student_run)
     recipe, student = api.load_student(run.path)
     name, _ = run.recipe_spec()
-    cfg = load_config(run.config_file if run.config_file.exists() else None, [f"recipe={name}"])
+    cfg = saved_config(run.config_file) if run.config_file.exists() else load_config(None, [f"recipe={name}"])
     if teacher_dir is not None:
         cfg = dataclasses.replace(cfg, teacher=str(teacher_dir))
     _, teacher = api.load_teacher(cfg)
@@ -213,6 +297,8 @@ def bench_run(student_run: str | Path, teacher_dir: str | Path | None = None,
     recipe, teacher, student = load_pair(student_run, teacher_dir)
     teacher, student = teacher.cpu(), student.cpu()
     inputs = example_inputs(recipe, student, n=opts.batch_size, seed=opts.seed)
+    if opts.image_size is not None:
+        inputs = {key: at_image_size(teacher[key].eval(), inputs[key], opts.image_size, key) for key in inputs}
     info = {}
     if opts.materialize:
         smaller = nn.ModuleDict()
@@ -221,7 +307,15 @@ def bench_run(student_run: str | Path, teacher_dir: str | Path | None = None,
             smaller[key] = m.net
             info[key] = {"removed_channels": sum(m.removed.values()), "max_output_change": m.deviation}
         student = smaller
-    result = bench_models({"teacher": teacher, "student": student}, inputs, opts)
+    calibration = None
+    if opts.int8:
+        from gancompress.export.quantize import calibration_inputs
+
+        calibration = calibration_inputs(recipe, student)
+        if opts.image_size is not None:
+            calibration = {key: [at_image_size(teacher[key], x, opts.image_size, key) for x in batches]
+                           for key, batches in calibration.items()}
+    result = bench_models({"teacher": teacher, "student": student}, inputs, opts, calibration)
     result.update(student_run=str(student_run), materialize=info)
     gpu = _gpu_semi_structured(student, inputs)
     if gpu:
@@ -249,14 +343,15 @@ def to_markdown(result: dict) -> str:
         cells = [r["model"], r["net"], f"{r['params']:,}", f"{r['macs'] / 1e6:.2f}", f"{r['file_bytes'] / 1024:.1f}",
                  f"{r['sparse_file_bytes'] / 1024:.1f}"]
         for b in backends:
-            s = r.get(b, {})
-            cells += [f"{s.get('ms_median', float('nan')):.3f}", f"{s.get('ms_p90', float('nan')):.3f}",
-                      f"{s.get('images_per_s', float('nan')):.1f}"]
+            s = r.get(b)  # (an int8 model runs in onnxruntime only)
+            cells += [f"{s['ms_median']:.3f}", f"{s['ms_p90']:.3f}", f"{s['images_per_s']:.1f}"] if s else ["-"] * 3
         lines.append("| " + " | ".join(cells) + " |")
     for key, ratio in result.get("ratios", {}).items():
         lines.append("")
         lines.append(f"{key}: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratio.items()))
     lines.append("")
+    size = result["options"].get("image_size")
     lines.append(f"CPU, {result['threads']} thread(s), batch {result['options']['batch_size']}, "
-                 f"{result['options']['repeats']} interleaved repeats, torch {result['torch']}")
+                 + (f"{size} px images, " if size else "")
+                 + f"{result['options']['repeats']} interleaved repeats, torch {result['torch']}")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import click
 
 from gancompress.cli_common import (first_line, granularity_names, listing_option, log_to_stderr, overrides,
                                     schedule_names, set_option, table1_ids, technique_names, user_errors)
-from gancompress.cli_deploy import bench, export
+from gancompress.cli_deploy import bench, export, search
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,16 +57,22 @@ def list_cmd() -> None:
 @click.option("--batch-size", type=int)
 @click.option("--seed", type=int)
 @click.option("--out", help="Output directory.")
+@click.option("--init", type=click.Path(exists=True, file_okay=False),
+              help="Start G and D from this run's or teacher's weights (its recipe options too) instead of fresh ones.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @set_option
 @user_errors
-def train(config_path, recipe, steps, batch_size, seed, out, resume, sets) -> None:
+def train(config_path, recipe, steps, batch_size, seed, out, init, resume, sets) -> None:
     """Train a dense teacher (G and D) for a recipe."""
     from gancompress import api
     from gancompress.config import load_config
 
+    if init and not recipe and not config_path:  # the recipe of the run it starts from
+        from gancompress.rundir import RunDir
+
+        recipe = RunDir(init).recipe_spec()[0] if RunDir(init).has_recipe() else None
     cfg = load_config(config_path, overrides({"recipe": recipe, "train.steps": steps, "train.batch_size": batch_size,
-                                               "train.seed": seed, "out": out}, sets))
+                                               "train.seed": seed, "out": out, "init": init}, sets))
     metrics = api.train(cfg, resume=resume)
     if metrics:  # empty on torchrun ranks other than 0
         click.echo(json.dumps(metrics["teacher"], indent=2))
@@ -119,12 +125,16 @@ def demo(out, sets) -> None:
 @click.option("--recipe", help="Recipe name (see `gancompress list`); not needed with --student.")
 @click.option("--teacher", type=click.Path(exists=True), help="Teacher directory (default: the shipped one).")
 @click.option("--student", type=click.Path(exists=True, file_okay=False), help="A compress run directory.")
+@click.option("--export", "export_dir", type=click.Path(exists=True, file_okay=False),
+              help="An export directory (`gancompress export`).")
+@click.option("--format", "fmt", type=click.Choice(["safetensors", "onnx", "onnx-int8"]), default="safetensors",
+              show_default=True, help="Which of --export's files to score (ONNX ones run in onnxruntime).")
 @click.option("--samples", type=int, default=1000, show_default=True, help="Evaluation samples.")
 @click.option("--inception", help="Inception TorchScript weights: Inception-FID under the clean-fid protocol.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the result as JSON.")
 @click.option("--force", is_flag=True, help="Replace an existing --json file.")
 @user_errors
-def evaluate(recipe, teacher, student, samples, inception, json_path, force) -> None:
+def evaluate(recipe, teacher, student, export_dir, fmt, samples, inception, json_path, force) -> None:
     """Score a generator beside the task's non-learned baseline and real data against itself."""
     from gancompress.evaluation import evaluate_generator, generator_to_score, summary_table
     from gancompress.io import write_json
@@ -133,7 +143,9 @@ def evaluate(recipe, teacher, student, samples, inception, json_path, force) -> 
         raise click.ClickException(f"--json {json_path!r} exists; pass --force to replace it")
     if samples < 2:
         raise click.BadParameter(f"{samples}: FID/KID need at least 2 samples", param_hint="--samples")
-    loaded, gens, what = generator_to_score(recipe, teacher, student)
+    if fmt != "safetensors" and not export_dir:
+        raise click.BadParameter(f"{fmt}: ONNX files come from an export; give --export DIR", param_hint="--format")
+    loaded, gens, what = generator_to_score(recipe, teacher, student, export=export_dir, fmt=fmt)
     result = evaluate_generator(loaded, gens, what, samples, inception)
     click.echo(summary_table(result))
     if json_path:
@@ -209,6 +221,7 @@ def _print_summary(metrics: dict, out: str) -> None:
 
 main.add_command(export)
 main.add_command(bench)
+main.add_command(search)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from gancompress.cli_common import user_errors
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "formats", multiple=True, type=click.Choice(["safetensors", "sparse", "onnx", "pt2"]),
+@click.option("--format", "formats", multiple=True,
+              type=click.Choice(["safetensors", "sparse", "onnx", "onnx-int8", "pt2"]),
               default=("safetensors",), show_default=True, help="File format(s); repeatable.")
 @click.option("--materialize", is_flag=True, help="Physically remove dead (all-zero) channels first.")
 @click.option("--out", help="Output directory (default RUN_DIR/export).")
@@ -29,6 +30,9 @@ def export(run_dir, formats, materialize, out, force) -> None:
             click.echo(f"{key}: {fmt:<12} {f['path']} ({f['bytes'] / 1024:.1f} KB)")
         if "onnx_max_abs_diff" in info:
             click.echo(f"{key}: onnxruntime vs torch max |diff| {info['onnx_max_abs_diff']:.3g}")
+        if "int8_vs_float" in info:
+            q = info["int8_vs_float"]
+            click.echo(f"{key}: int8 vs float torch: {q['psnr_vs_float']:.1f} dB, mean |diff| {q['mean_abs_diff']:.3g}")
         if "pt2_max_abs_diff" in info:
             click.echo(f"{key}: torch.export program vs torch max |diff| {info['pt2_max_abs_diff']:.3g}")
     click.echo(f"written to {out or run_dir + '/export'}")
@@ -40,23 +44,60 @@ def export(run_dir, formats, materialize, out, force) -> None:
 @click.option("--teacher", type=click.Path(exists=True, file_okay=False),
               help="Teacher directory (default: the run's teacher, else the shipped one).")
 @click.option("--batch-size", type=int, default=1, show_default=True)
+@click.option("--image-size", type=int, help="Side of the generated images (default: the recipe's); fully "
+              "convolutional generators only.")
 @click.option("--threads", type=int, default=1, show_default=True, help="CPU threads (torch and onnxruntime).")
 @click.option("--repeats", type=int, default=30, show_default=True)
 @click.option("--backend", "backends", multiple=True, type=click.Choice(["torch", "onnxruntime"]),
               default=("torch", "onnxruntime"), show_default=True)
 @click.option("--no-materialize", is_flag=True, help="Time the masked student as saved (zeros kept).")
+@click.option("--int8", is_flag=True, help="Also time the student quantised to int8 (onnxruntime, calibrated on "
+              "the recipe's training data).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the results as JSON.")
 @user_errors
-def bench(student, teacher, batch_size, threads, repeats, backends, no_materialize, json_path) -> None:
+def bench(student, teacher, batch_size, image_size, threads, repeats, backends, no_materialize, int8,
+          json_path) -> None:
     """Parameters, MACs, file size and CPU latency of teacher vs student."""
     from gancompress.api import write_json
     from gancompress.bench import BenchOptions, bench_run, to_markdown
 
-    opts = BenchOptions(batch_size=batch_size, threads=threads, repeats=repeats, backends=tuple(backends),
-                        materialize=not no_materialize)
+    opts = BenchOptions(batch_size=batch_size, image_size=image_size, threads=threads, repeats=repeats,
+                        backends=tuple(backends), materialize=not no_materialize, int8=int8)
     result = bench_run(student, teacher, opts)
     click.echo(to_markdown(result))
     if json_path:
         write_json(json_path, result)
         click.echo(f"written {json_path}")
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config file, or the name of a shipped one (default: the recipe's shipped config).")
+@click.option("--recipe", help="Recipe name (see `gancompress list`).")
+@click.option("--max-ratio", type=float, default=1.05, show_default=True,
+              help="Quality budget: how many times worse than the teacher each --metric may be.")
+@click.option("--metric", "metrics", multiple=True, default=("fid",), show_default=True,
+              help="Metric(s) the budget applies to (e.g. fid, fid_A2B, psnr); repeatable.")
+@click.option("--granularity", help="Pruning granularity (default: the config's), e.g. filter.")
+@click.option("--rounds", type=int, default=4, show_default=True, help="Bisection probes (compress runs).")
+@click.option("--max-sparsity", type=float, default=0.95, show_default=True)
+@click.option("--image-size", type=int, help="Image side for the latency column (default: the recipe's).")
+@click.option("--out", help="Search directory (default runs/search-<recipe>).")
+@click.option("--set", "sets", multiple=True, help="Config override KEY=VALUE for every probe; repeatable.")
+@user_errors
+def search(config_path, recipe, max_ratio, metrics, granularity, rounds, max_sparsity, image_size, out, sets) -> None:
+    """The most compressed student within a quality budget: bisection over sparsity, Pareto table, export."""
+    from gancompress.cli_common import overrides
+    from gancompress.config import default_config_for, load_config
+    from gancompress.search import SearchOptions, pareto_table, search as run_search
+
+    if not config_path and recipe:
+        config_path = default_config_for(recipe)
+    cfg = load_config(config_path, overrides({"recipe": recipe, "prune.granularity": granularity}, sets))
+    opts = SearchOptions(max_ratio=max_ratio, metrics=tuple(metrics), rounds=rounds, max_sparsity=max_sparsity,
+                         image_size=image_size)
+    out = out or f"runs/search-{cfg.recipe}"
+    result = run_search(cfg, out, opts)
+    click.echo(pareto_table(result))
+    click.echo(f"written to {out}/ (search.json, pareto.md, pareto.png{', chosen/' if result['chosen'] else ''})")

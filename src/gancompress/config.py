@@ -73,6 +73,7 @@ class RunConfig:
     technique: str = "self-supervised"
     technique_options: dict = field(default_factory=dict)  # checked by the technique
     teacher: str | None = None  # a teacher directory; None: the one shipped for the recipe
+    init: str | None = None  # train only: start G and D from this run's or teacher's weights (None: fresh)
     inception: str | None = None  # Inception TorchScript weights for standard FID
     out: str = "runs/compress"
     prune: PruneConfig = field(default_factory=PruneConfig)
@@ -287,6 +288,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         # the file's technique_options were written for the file's technique, not the overriding one
         merged = apply_overrides({k: v for k, v in data.items() if k != "technique_options"}, list(overrides))
     return from_mapping(RunConfig, merged)
+
+
+def saved_config(path: str | Path) -> RunConfig:
+    """The config a run wrote into its folder (complete as written, so nothing is said about its base)."""
+    return from_mapping(RunConfig, read_config(Path(path)))
 
 
 def to_dict(cfg: Any) -> dict:

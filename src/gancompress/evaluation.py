@@ -27,10 +27,19 @@ def protocol_of(feature_net) -> str:
 
 
 def generator_to_score(recipe: str | None, teacher: str | None, student: str | None,
-                       recipe_options: dict | None = None) -> tuple[Recipe, nn.ModuleDict, str]:
-    """(recipe, generators, what they are) for a teacher folder, a compress run, or the shipped teacher."""
-    if teacher and student:
-        raise ValueError("give --teacher or --student, not both")
+                       recipe_options: dict | None = None, export: str | None = None,
+                       fmt: str = "safetensors") -> tuple[Recipe, nn.ModuleDict, str]:
+    """(recipe, generators, what they are) for a teacher folder, a compress run, an export folder (its
+    `fmt` files: safetensors, onnx or onnx-int8) or the shipped teacher."""
+    if sum(bool(x) for x in (teacher, student, export)) > 1:
+        raise ValueError("give one of --teacher, --student and --export")
+    if export:
+        from gancompress.export.bundle import load_exported
+
+        loaded, gens = load_exported(export, prefer=fmt)
+        if recipe and recipe != _recipe_name(loaded):
+            raise ValueError(f"--export {export!r} holds a {_recipe_name(loaded)!r} student, not --recipe {recipe!r}")
+        return loaded, gens, f"exported student {export} ({fmt})"
     if student:
         loaded, gens = load_student(student)
         if recipe and recipe != _recipe_name(loaded):

@@ -23,7 +23,11 @@ def run(net: nn.Module, inputs: Inputs) -> Any:
 
 def example_inputs(recipe, gens: nn.ModuleDict, n: int = 2, seed: int = 0) -> dict[str, Inputs]:
     """The first (args, kwargs) each generator receives in ``recipe.generate`` on evaluation inputs."""
-    batch = next(iter(recipe.eval_batches(n, seed=seed, batch_size=n)))
+    return generator_inputs(recipe, gens, next(iter(recipe.eval_batches(n, seed=seed, batch_size=n))))
+
+
+def generator_inputs(recipe, gens: nn.ModuleDict, batch: dict) -> dict[str, Inputs]:
+    """The first (args, kwargs) each generator receives in ``recipe.generate(gens, batch)``."""
     device = next(gens.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
     seen: dict[str, Inputs] = {}

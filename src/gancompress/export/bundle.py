@@ -3,7 +3,8 @@
 An export directory holds ``recipe.yaml`` (copied from the run), ``export.json`` (what
 was written, sizes, checks) and per generator ``<key>``:
 ``student_<key>.safetensors`` (dense), ``student_<key>.sparse.safetensors`` (compact),
-``student_<key>.onnx``, ``student_<key>.pt2`` (a ``torch.export`` program: runs with
+``student_<key>.onnx``, ``student_<key>.int8.onnx`` (int8, calibrated on the recipe's training
+data), ``student_<key>.pt2`` (a ``torch.export`` program: runs with
 ``torch.export.load(path).module()``, no model code needed), and with ``materialize``
 ``student_<key>.channels.json`` (the smaller layer shapes; the weights files then hold the
 smaller tensors).
@@ -12,20 +13,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 from torch import nn
 
 from gancompress.errors import CheckpointError
-from gancompress.export.formats import (check_onnx, check_program, export_onnx, export_program, load_weights,
-                                        save_sparse)
+from gancompress.export.formats import (OnnxGenerator, check_onnx, check_program, export_onnx, export_program,
+                                        load_weights, save_sparse)
+from gancompress.export.quantize import calibration_inputs, check_int8, quantize_onnx
 from gancompress.export.materialize import channel_config, materialize, resize_modules
 from gancompress.io import load_into, save_weights, write_json
 from gancompress.nets import example_inputs
 from gancompress.recipes.weights import load_student, recipe_of
 from gancompress.rundir import RunDir
 
-FORMATS = ("safetensors", "sparse", "onnx", "pt2")
+FORMATS = ("safetensors", "sparse", "onnx", "onnx-int8", "pt2")
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tuple[str, ...] = ("safetensors",),
@@ -43,6 +46,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
     target.path.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run.recipe_file, target.recipe_file)
     summary: dict = {"run": str(run_dir), "materialized": materialize_channels, "networks": {}}
+    calibration = calibration_inputs(recipe, gens) if "onnx-int8" in formats else {}
     for key, net in gens.items():
         info: dict = {}
         if materialize_channels:
@@ -59,6 +63,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
         if "onnx" in formats:
             files["onnx"] = export_onnx(net, inputs[key], target.student_file(key, ".onnx"))
             info["onnx_max_abs_diff"] = check_onnx(files["onnx"], net, inputs[key], atol=onnx_atol)
+        if "onnx-int8" in formats:
+            files["onnx-int8"] = _int8(net, inputs[key], calibration[key], target.student_file(key, ".int8.onnx"))
+            info["int8_vs_float"] = check_int8(files["onnx-int8"], net, inputs[key])
         if "pt2" in formats:
             files["pt2"] = export_program(net, inputs[key], target.student_file(key, ".pt2"))
             info["pt2_max_abs_diff"] = check_program(files["pt2"], net, inputs[key], atol=onnx_atol)
@@ -66,6 +73,12 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
         summary["networks"][key] = info
     write_json(target / RunDir.EXPORT, summary)
     return summary
+
+
+def _int8(net: nn.Module, inputs, calibration, path: Path) -> Path:
+    with tempfile.TemporaryDirectory() as tmp:
+        float_model = export_onnx(net, inputs, Path(tmp) / "float.onnx")
+        return quantize_onnx(float_model, path, calibration)
 
 
 def _check_target(target: RunDir, force: bool) -> None:
@@ -77,11 +90,17 @@ def _check_target(target: RunDir, force: bool) -> None:
                               "or choose another --out")
 
 
+ONNX_SUFFIXES = {"onnx": ".onnx", "onnx-int8": ".int8.onnx"}
+
+
 def load_exported(directory: str | Path, prefer: str = "safetensors") -> tuple[object, nn.ModuleDict]:
-    """The recipe and generators of an export directory (materialized or not; dense or sparse weights)."""
+    """The recipe and generators of an export directory (materialized or not; dense or sparse weights;
+    with `prefer` "onnx" or "onnx-int8", its ONNX models run by onnxruntime)."""
     export = RunDir(directory)
     recipe = recipe_of(export, "an export")
     gens = recipe.build_generators()
+    if prefer in ONNX_SUFFIXES:
+        return recipe, _onnx_generators(export, gens, ONNX_SUFFIXES[prefer])
     for key, net in gens.items():
         channels = export.student_file(key, ".channels.json")
         if channels.exists():
@@ -96,3 +115,12 @@ def load_exported(directory: str | Path, prefer: str = "safetensors") -> tuple[o
         load_into(net, load_weights(path), f"{path.name} ({key})")
     return recipe, gens.eval()
 
+
+
+def _onnx_generators(export: RunDir, gens: nn.ModuleDict, suffix: str) -> nn.ModuleDict:
+    paths = {key: export.student_file(key, suffix) for key in gens}
+    missing = [p.name for p in paths.values() if not p.exists()]
+    if missing:
+        raise CheckpointError(f"{str(export.path)!r} has no {', '.join(missing)}: export it with "
+                              f"--format {next(k for k, v in ONNX_SUFFIXES.items() if v == suffix)}")
+    return nn.ModuleDict({key: OnnxGenerator(path) for key, path in paths.items()})

@@ -93,7 +93,7 @@ def flat_inputs(inputs: Inputs) -> tuple[torch.Tensor, ...]:
     return tuple(a.detach().cpu() for a in args)
 
 
-class _FirstOutput(nn.Module):
+class FirstOutput(nn.Module):
     """A generator whose output is one tensor (the first one, for nets returning several)."""
 
     def __init__(self, net: nn.Module):
@@ -107,12 +107,23 @@ class _FirstOutput(nn.Module):
         return out
 
 
+def _dynamic_axes(args: tuple[torch.Tensor, ...]) -> dict[str, dict[int, str]]:
+    """A dynamic batch axis everywhere; dynamic height and width for image inputs (4-d, spatial > 1) and
+    then for the output (fully convolutional nets: SR evaluates whole images of any size)."""
+    images = any(a.dim() == 4 and a.shape[-1] > 1 and a.shape[-2] > 1 for a in args)
+    axes = {f"in{i}": {0: "batch", **({2: "height", 3: "width"} if a.dim() == 4 and a.shape[-1] > 1 else {})}
+            for i, a in enumerate(args)}
+    axes["out"] = {0: "batch", **({2: "out_height", 3: "out_width"} if images else {})}
+    return axes
+
+
 def export_onnx(net: nn.Module, inputs: Inputs, path: str | Path, opset: int = 17) -> Path:
-    """Export `net` (eval mode, CPU) to ONNX with a dynamic batch axis; inputs are named in0, in1, ..."""
+    """Export `net` (eval mode, CPU) to ONNX with a dynamic batch axis (and image size, where the inputs
+    are images); inputs are named in0, in1, ..."""
     args = flat_inputs(inputs)
-    model = _FirstOutput(copy.deepcopy(net)).cpu().eval()
+    model = FirstOutput(copy.deepcopy(net)).cpu().eval()
     names = [f"in{i}" for i in range(len(args))]
-    axes = {**{n: {0: "batch"} for n in names}, "out": {0: "batch"}}
+    axes = _dynamic_axes(args)
 
     def write(tmp: str) -> None:
         with warnings.catch_warnings(), torch.no_grad():
@@ -148,10 +159,24 @@ def run_onnx(session, inputs: Inputs) -> torch.Tensor:
     return torch.from_numpy(session.run(None, onnx_feed(session, inputs))[0])
 
 
+class OnnxGenerator(nn.Module):
+    """An ONNX model file run by onnxruntime (CPU), called like the generator it was exported from:
+    tensors in, a tensor out. Lets the recipes' own evaluation score an exported (or int8) model."""
+
+    def __init__(self, path: str | Path, threads: int = 1):
+        super().__init__()
+        self.path = Path(path)
+        self.session = onnx_session(self.path, threads)
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        device = args[0].device
+        return run_onnx(self.session, (tuple(a.cpu() for a in args), {})).to(device)
+
+
 @torch.no_grad()
 def check_onnx(path: str | Path, net: nn.Module, inputs: Inputs, atol: float = 1e-4) -> float:
     """Max |onnxruntime - torch| on `inputs`; raises ValueError above `atol`."""
-    expected = _FirstOutput(copy.deepcopy(net)).cpu().eval()(*flat_inputs(inputs))
+    expected = FirstOutput(copy.deepcopy(net)).cpu().eval()(*flat_inputs(inputs))
     diff = float((run_onnx(onnx_session(path), inputs) - expected).abs().max())
     if not diff <= atol:
         raise ValueError(f"ONNX model {str(path)!r} differs from torch by {diff:.3g} (> atol {atol})")
@@ -162,7 +187,7 @@ def export_program(net: nn.Module, inputs: Inputs, path: str | Path) -> Path:
     """`net` (eval mode, CPU) as a self-contained ``torch.export`` program (``.pt2``, dynamic batch):
     ``torch.export.load(path).module()(*inputs)`` runs it without gancompress or the model's code."""
     args = flat_inputs(inputs)
-    model = _FirstOutput(copy.deepcopy(net)).cpu().eval()
+    model = FirstOutput(copy.deepcopy(net)).cpu().eval()
     dims = tuple({0: torch.export.Dim("batch")} for _ in args)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -176,7 +201,7 @@ def export_program(net: nn.Module, inputs: Inputs, path: str | Path) -> Path:
 def check_program(path: str | Path, net: nn.Module, inputs: Inputs, atol: float = 1e-4) -> float:
     """Max |exported program - torch| on `inputs` (and on a batch of another size); ValueError above `atol`."""
     loaded = torch.export.load(str(path)).module()
-    model = _FirstOutput(copy.deepcopy(net)).cpu().eval()
+    model = FirstOutput(copy.deepcopy(net)).cpu().eval()
     args = flat_inputs(inputs)
     diff = 0.0
     for batch in (args, tuple(torch.cat([a, a[:1]]) for a in args)):  # the batch axis is dynamic

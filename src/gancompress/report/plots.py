@@ -71,3 +71,19 @@ def bar_png(values: dict[str, float], label: str) -> bytes:
     ax.set_ylabel(label)
     fig.tight_layout()
     return _png(fig)
+
+
+def pareto_png(points: Sequence[dict], max_ratio: float, metric: str = "fid") -> bytes:
+    """Quality ratio against MAC reduction, one dot per student (labelled by sparsity), the budget dashed."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for p in points:
+        colour = "seagreen" if p["within"] else "crimson"
+        ax.plot(p["macs_reduction"], p["ratio"], "o", color=colour)
+        ax.annotate(f"{p['target']:.0%}", (p["macs_reduction"], p["ratio"]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.axhline(max_ratio, ls="--", color="gray", label=f"budget {max_ratio:g}")
+    ax.set_xlabel("fewer MACs than the teacher (x)")
+    ax.set_ylabel(f"{metric} ratio (worse by)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
