@@ -2,7 +2,7 @@
 
     python benchmarks/seeds_table.py runs/mnist/e50-s0 runs/mnist/e50-s1 runs/mnist/e50-s2 runs/mnist/e90-s*
 
-Rows: (technique, granularity, target sparsity); cells: mean +- sample standard deviation of the
+Rows: (technique with the settings that differ between the runs given, granularity, target sparsity); cells: mean +- sample standard deviation of the
 student's metric and of its ratio to the teacher (``fid_ratio``, per direction / evaluation set where
 the recipe has them), with the number of seeds. Reads only metrics.json and config.yaml.
 """
@@ -19,13 +19,31 @@ from gancompress.metrics.result import Metrics, lower_is_better
 from gancompress.rundir import RunDir
 
 
-def group_key(run: Path) -> tuple[str, str, float]:
-    """(technique with its distinguishing options and training settings, granularity, target)."""
-    cfg = read_yaml(RunDir(run).config_file.read_text())
-    options = cfg.get("technique_options") or {}
-    shown = [f"{k}={v}" for k, v in options.items() if k in ("init", "prune", "disc")]
-    shown += [f"{cfg['train']['steps']} steps", f"lr {cfg['train']['lr_g']:g}"]
-    return f"{cfg['technique']} ({', '.join(shown)})", cfg["prune"]["granularity"], cfg["prune"]["target"]
+SHOWN_APART = ("train.seed", "out", "technique", "prune.granularity", "prune.target")
+
+
+def flat(cfg: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict) and value:
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def group_keys(runs: list[Path]) -> dict[Path, tuple[str, str, float]]:
+    """Per run: (technique with its training settings and every other setting that differs between the
+    runs, granularity, target); runs that differ only in their seed share a key."""
+    configs = {run: flat(read_yaml(RunDir(run).config_file.read_text())) for run in runs}
+    keys = sorted({k for c in configs.values() for k in c} - set(SHOWN_APART))
+    differing = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1
+                 and k not in ("train.steps", "train.lr_g")]
+    out = {}
+    for run, c in configs.items():
+        shown = [f"{c['train.steps']} steps", f"lr {c['train.lr_g']:g}"] + [f"{k}={c.get(k)}" for k in differing]
+        out[run] = (f"{c['technique']} ({', '.join(shown)})", c["prune.granularity"], c["prune.target"])
+    return out
 
 
 def spread(values: list[float]) -> str:
@@ -36,8 +54,8 @@ def spread(values: list[float]) -> str:
 
 def table(runs: list[Path], metrics: list[str]) -> str:
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    for run in runs:
-        groups[group_key(run)].append(RunDir(run).metrics())
+    for run, key in group_keys(runs).items():
+        groups[key].append(RunDir(run).metrics())
     head = ["technique", "granularity", "target", "seeds", "teacher", *[f"student {m}" for m in metrics],
             *[f"{m} ratio" for m in metrics if f"{m}_ratio" in next(iter(groups.values()))[0]]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

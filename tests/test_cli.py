@@ -72,6 +72,31 @@ def test_compare_writes_table_json_and_sheet(tmp_path):
     assert (out / "b" / "metrics.json").stat().st_mtime == mtime
 
 
+@pytest.mark.slow
+def test_compare_over_seeds_reports_means_and_spreads(tmp_path):
+    teacher = tmp_path / "teacher"
+    assert run("train", "--recipe", "dcgan-digits", "--steps", "4", "--out", str(teacher), *TINY_DCGAN).exit_code == 0
+    out = tmp_path / "cmp"
+    result = run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "a,b",
+                 "--seeds", "0,1", "--steps", "3", "--out", str(out), "--set", "train.batch_size=16",
+                 "--set", "train.eval_samples=64")
+    assert result.exit_code == 0, result.output
+    per_seed = [json.loads((out / f"seed-{s}" / "compare.json").read_text()) for s in (0, 1)]
+    summary = json.loads((out / "compare.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    b = summary["rows"]["b"]
+    fids = [r["b"]["fid"] for r in per_seed]
+    assert fids[0] != fids[1]  # the seeds really differ
+    assert b["fid"] == pytest.approx(sum(fids) / 2) and b["fid_sd"] == pytest.approx(abs(fids[0] - fids[1]) / 2 ** 0.5)
+    assert summary["rows"]["a"]["fid_sd"] == 0  # the teacher is the same on every seed
+    table = (out / "compare.md").read_text()
+    assert "over seeds 0, 1" in table and f"| b | self-supervised (the method) | {b['fid']:.4g} ± " in table
+    both = CliRunner().invoke(main, ["compare", "--seed", "0", "--seeds", "0,1", "--out", str(tmp_path / "x")])
+    assert both.exit_code != 0 and "give --seed or --seeds, not both" in both.output
+    bad = CliRunner().invoke(main, ["compare", "--seeds", "0,a", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "expected a comma list of integers" in bad.output
+
+
 def test_compare_rejects_unknown_technique_id():
     result = CliRunner().invoke(main, ["compare", "--techniques", "a,zz", "--out", "/nonexistent/x"])
     assert result.exit_code != 0 and "unknown technique id 'zz'" in result.output

@@ -163,13 +163,15 @@ def evaluate(recipe, teacher, student, export_dir, fmt, samples, inception, json
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Base YAML config (default: the recipe's shipped config).")
 @click.option("--seed", type=int)
+@click.option("--seeds", help="Comma list of seeds (e.g. 0,1,2): one comparison each, then means and spreads.")
 @click.option("--inception", help="Inception TorchScript weights for standard FID.")
 @click.option("--out", default="runs/compare", show_default=True, help="Output directory.")
 @set_option
 @user_errors
-def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_path, seed, inception, out, sets) -> None:
+def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_path, seed, seeds, inception, out,
+            sets) -> None:
     """Table 1: compress with each technique (same budget, seed, inputs) and compare."""
-    from gancompress.compare import compare as run_compare
+    from gancompress.compare import compare as run_compare, compare_seeds
     from gancompress.config import RunConfig, default_config_for, load_config
     from gancompress.techniques.table1 import rows_for
 
@@ -179,9 +181,20 @@ def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_pa
         "recipe": recipe, "teacher": teacher, "prune.target": sparsity if sparsity is not None else 0.5,
         "prune.granularity": granularity, "train.steps": steps, "train.seed": seed, "inception": inception,
         "train.eval_every": 0}, sets))
-    run_compare(cfg, rows, out)
+    if seeds is not None:
+        if seed is not None:
+            raise click.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")
+        try:
+            seed_list = [int(s) for s in seeds.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"{seeds!r}: expected a comma list of integers, e.g. 0,1,2",
+                                     param_hint="--seeds") from None
+        compare_seeds(cfg, rows, out, seed_list)
+    else:
+        run_compare(cfg, rows, out)
     click.echo(Path(out, "compare.md").read_text())
-    click.echo(f"written to {out}/ (compare.json, compare.md, compare.png, one run directory per technique)")
+    where = "seed-<s>/ per seed, each with" if seeds is not None else "compare.png,"
+    click.echo(f"written to {out}/ (compare.json, compare.md, {where} one run directory per technique)")
 
 
 @main.command()

@@ -4,10 +4,13 @@ Each row of `techniques/table1.py` runs as an ordinary `compress` run in ``out/<
 (finished runs are reused, so an interrupted comparison continues where it stopped);
 row (a) is the dense teacher itself. Results go to ``out/compare.json``, a Markdown
 table shaped like the paper's (``out/compare.md``) and one picture sheet with a row of
-samples per technique on the same inputs (``out/compare.png``).
+samples per technique on the same inputs (``out/compare.png``). With several seeds
+(`compare_seeds`) each seed's comparison goes to ``out/seed-<s>/`` and ``out/compare.md``
+holds every row's mean and sample standard deviation over the seeds.
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -84,6 +87,45 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict
     (out / "compare.md").write_text(compare_table(results, base) + "\n")
     picture_sheet(panels, {k: f"({k}) FID {v['fid']:.4g}" for k, v in results.items()}, out / "compare.png")
     return results
+
+
+def compare_seeds(base: RunConfig, rows: list[Row], out: str | Path, seeds: list[int]) -> dict[str, dict]:
+    """`compare` once per seed (in ``out/seed-<s>/``), then each row's mean and spread of every number."""
+    from gancompress.api import write_json
+
+    out = Path(out)
+    runs = {s: compare(replace(base, train=replace(base.train, seed=s)), rows, out / f"seed-{s}") for s in seeds}
+    summary: dict[str, dict] = {}
+    for rid, first in runs[seeds[0]].items():
+        entries = [runs[s][rid] for s in seeds]
+        keys = [k for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and all(isinstance(e.get(k), (int, float)) for e in entries)]
+        summary[rid] = {"name": first["name"], "seeds": list(seeds),
+                        **{k: statistics.fmean(e[k] for e in entries) for k in keys},
+                        **{f"{k}_sd": statistics.stdev(e[k] for e in entries) if len(entries) > 1 else 0.0
+                           for k in keys},
+                        "flags": [e.get("flag", "-") for e in entries]}
+    write_json(out / RunDir.COMPARE, {"seeds": list(seeds), "rows": summary})
+    (out / "compare.md").write_text(seeds_table(summary, base, seeds) + "\n")
+    return summary
+
+
+def seeds_table(summary: dict[str, dict], base: RunConfig, seeds: list[int]) -> str:
+    """Markdown: per row, mean ± sample standard deviation over the seeds of FID, the FID ratio and the
+    family's other quality metrics, and the flags of the seeds' runs."""
+    from gancompress.metrics.result import lower_is_better
+
+    first = next(iter(summary.values()))
+    metrics = [k for k in first if not k.endswith("_sd") and lower_is_better(k) is not None and "_std" not in k]
+    metrics = sorted(metrics, key=lambda k: (k != "fid", k)) + (["fid_ratio"] if "fid_ratio" in first else [])
+    head = ["id", "technique", *metrics, "flags"]
+    lines = [f"Recipe `{base.recipe}`, target sparsity {base.prune.final_sparsity:.0%} ({base.prune.granularity}), "
+             f"{base.train.steps} steps; mean ± sample standard deviation over seeds {', '.join(map(str, seeds))}.",
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for rid, r in summary.items():
+        cells = [rid, r["name"]] + [f"{r[m]:.4g} ± {r[m + '_sd']:.2g}" if m in r else "-" for m in metrics]
+        lines.append("| " + " | ".join(cells + [", ".join(dict.fromkeys(r["flags"]))]) + " |")
+    return "\n".join(lines)
 
 
 def _numbers(metrics: dict) -> dict:
