@@ -2,8 +2,9 @@
 
 The blocks run as one bash script (heredocs, `&&` and line continuations as a user's shell reads them)
 with three stand-ins on PATH: `gancompress` runs this checkout's CLI and appends tiny settings to the
-commands that take `--set` (a handful of steps and samples: the commands and their order are what is
-tested, not the quality); `pip` does nothing (this environment is installed already); `torchrun` says
+commands that take `--set` (a handful of steps and samples) and fewer rows, probes, repeats and samples
+to compare, search, bench and evaluate (the commands and their order are what is tested, not the
+quality); `pip` does nothing (this environment is installed already); `torchrun` says
 that it needs CUDA GPUs and does nothing. The README's own test command is left out (it is this run).
 """
 import os
@@ -19,16 +20,21 @@ TEST_COMMAND = "python -m pytest"
 TINY = ["train.steps=3", "train.batch_size=4", "train.eval_samples=16", "train.eval_every=0",
         "train.ckpt_every=0", "prune.every=1"]
 TAKES_SET = ("train", "compress", "compare", "demo", "search")
+SHORTER = {  # options appended (the last one given wins) to keep the long commands short
+    "compare": ["--techniques", "a,b,g"],  # three of the fourteen rows
+    "search": ["--rounds", "2"],
+    "bench": ["--repeats", "3"],
+    "evaluate": ["--samples", "64"],
+}
 
 SHIM = f"""#!{sys.executable}
 import sys
 from gancompress.cli import main
 args = sys.argv[1:]
-command = next((a for a in args if not a.startswith("-") and a in {TAKES_SET!r}), None)
-if command is not None:
+command = next((a for a in args if not a.startswith("-") and a in {TAKES_SET + tuple(SHORTER)!r}), None)
+if command in {TAKES_SET!r}:
     args += [x for s in {TINY!r} for x in ("--set", s)]
-    if command == "compare":
-        args += ["--techniques", "a,b,g"]  # three of the fourteen rows keep the run short
+args += {SHORTER!r}.get(command, [])
 sys.exit(main(args, prog_name="gancompress"))
 """
 
@@ -41,6 +47,7 @@ def readme_script() -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_every_readme_command_runs_in_order(tmp_path):
     bin_dir, work = tmp_path / "bin", tmp_path / "work"
     bin_dir.mkdir()
