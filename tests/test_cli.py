@@ -48,14 +48,19 @@ def test_train_then_compress_dcgan(tmp_path):
     assert (out / "log.jsonl").read_text().count("\n") == 6
 
 
+def compare_on_a_tiny_teacher(tmp_path, *args):
+    """(teacher dir, compare out dir, result) of `compare` on a 4-step tiny DCGAN teacher, 3 steps a row."""
+    teacher, out = tmp_path / "teacher", tmp_path / "cmp"
+    assert run("train", "--recipe", "dcgan-digits", "--steps", "4", "--out", str(teacher), *TINY_DCGAN).exit_code == 0
+    result = run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), *args, "--steps", "3",
+                 "--out", str(out), "--set", "train.batch_size=16", "--set", "train.eval_samples=64")
+    assert result.exit_code == 0, result.output
+    return teacher, out, result
+
+
 @pytest.mark.slow
 def test_compare_writes_table_json_and_sheet(tmp_path):
-    teacher = tmp_path / "teacher"
-    assert run("train", "--recipe", "dcgan-digits", "--steps", "4", "--out", str(teacher), *TINY_DCGAN).exit_code == 0
-    out = tmp_path / "cmp"
-    result = run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "a,b,c,m",
-                 "--steps", "3", "--out", str(out), "--set", "train.batch_size=16", "--set", "train.eval_samples=64")
-    assert result.exit_code == 0, result.output
+    teacher, out, _ = compare_on_a_tiny_teacher(tmp_path, "--techniques", "a,b,c,m")
     results = json.loads((out / "compare.json").read_text())
     assert list(results) == ["a", "b", "c", "m"]
     for rid, r in results.items():
@@ -74,13 +79,7 @@ def test_compare_writes_table_json_and_sheet(tmp_path):
 
 @pytest.mark.slow
 def test_compare_over_seeds_reports_means_and_spreads(tmp_path):
-    teacher = tmp_path / "teacher"
-    assert run("train", "--recipe", "dcgan-digits", "--steps", "4", "--out", str(teacher), *TINY_DCGAN).exit_code == 0
-    out = tmp_path / "cmp"
-    result = run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "a,b",
-                 "--seeds", "0,1", "--steps", "3", "--out", str(out), "--set", "train.batch_size=16",
-                 "--set", "train.eval_samples=64")
-    assert result.exit_code == 0, result.output
+    _, out, _ = compare_on_a_tiny_teacher(tmp_path, "--techniques", "a,b", "--seeds", "0,1")
     per_seed = [json.loads((out / f"seed-{s}" / "compare.json").read_text()) for s in (0, 1)]
     summary = json.loads((out / "compare.json").read_text())
     assert summary["seeds"] == [0, 1]

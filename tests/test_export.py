@@ -50,6 +50,13 @@ def inputs_for(name, recipe, gens):
     return _INPUTS[name]
 
 
+def pruned_with_inputs(name, tiny_recipe):
+    """(recipe, filter-pruned generators, their example inputs) of a registered recipe at tiny size."""
+    recipe = tiny_recipe(name)
+    gens = filter_pruned(recipe)
+    return recipe, gens, inputs_for(name, recipe, gens)
+
+
 def outputs(net, inputs):
     with torch.no_grad():
         return run(net.eval(), inputs)
@@ -57,9 +64,7 @@ def outputs(net, inputs):
 
 @pytest.mark.parametrize("name", RECIPES.names())
 def test_materialized_equals_masked_and_reloads(name, tiny_recipe):
-    recipe = tiny_recipe(name)
-    gens = filter_pruned(recipe)
-    inputs = inputs_for(name, recipe, gens)
+    recipe, gens, inputs = pruned_with_inputs(name, tiny_recipe)
     for key, net in gens.items():
         masked = silence_dead_channels(net, inputs[key])  # dead channels emit exact zeros
         m = materialize(masked, inputs[key])
@@ -143,9 +148,7 @@ def test_sparse_file_tracks_nonzeros_and_loads_identically(tmp_path):
 @pytest.mark.parametrize("name", RECIPES.names())
 def test_onnx_matches_torch(name, tiny_recipe, tmp_path):
     pytest.importorskip("onnxruntime")
-    recipe = tiny_recipe(name)
-    gens = filter_pruned(recipe)
-    inputs = inputs_for(name, recipe, gens)
+    recipe, gens, inputs = pruned_with_inputs(name, tiny_recipe)
     for key, net in gens.items():
         path = export_onnx(net, inputs[key], tmp_path / f"{key}.onnx")
         assert check_onnx(path, net, inputs[key], atol=1e-4) <= 1e-4
@@ -229,9 +232,7 @@ def test_int8_model_is_calibrated_on_training_inputs_and_stays_close_to_float(na
     from gancompress.export.formats import OnnxGenerator
     from gancompress.export.quantize import calibration_inputs, check_int8, quantize_onnx
 
-    recipe = tiny_recipe(name)
-    gens = filter_pruned(recipe)
-    inputs = inputs_for(name, recipe, gens)
+    recipe, gens, inputs = pruned_with_inputs(name, tiny_recipe)
     calibration = calibration_inputs(recipe, gens, n_batches=2, batch_size=2)
     for key, net in gens.items():
         assert len(calibration[key]) == 2
