@@ -2,9 +2,10 @@
 
     python benchmarks/seeds_table.py runs/mnist/e50-s0 runs/mnist/e50-s1 runs/mnist/e50-s2 runs/mnist/e90-s*
 
-Rows: (technique with the settings that differ between the runs given, granularity, target sparsity); cells: mean +- sample standard deviation of the
-student's metric and of its ratio to the teacher (``fid_ratio``, per direction / evaluation set where
-the recipe has them), with the number of seeds. Reads only metrics.json and config.yaml.
+Rows: (technique with the settings that differ between the runs given, granularity, target sparsity);
+cells: mean +- sample standard deviation of the student's metric and of its ratio to the teacher
+(``fid_ratio``, per direction / evaluation set where the recipe has them), with the number of seeds.
+Reads only metrics.json and config.yaml.
 """
 from __future__ import annotations
 

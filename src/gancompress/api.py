@@ -220,12 +220,12 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     recipe = recipe_for(cfg, init)
     env, device = _distributed(device)
     with _claimed(cfg, resume, env, teacher=init) as out:
-        return _train(cfg, recipe, env, device, out, resume)
+        return _train(cfg, recipe, env, device, out, resume, init)
 
 
-def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, out: Path, resume: bool) -> dict:
+def _train(cfg: RunConfig, recipe: Recipe, env: DistEnv, device: torch.device, out: Path, resume: bool,
+           init: Path | None) -> dict:
     torch.manual_seed(cfg.train.seed)  # network initialisation
-    init = Path(cfg.init) if cfg.init else None
     technique = get_technique("dense", _setup(cfg, recipe, device, init), cfg.technique_options)
     feats = feature_net_for(recipe, cfg.inception)
     # real data scored against itself: the scale of the metrics, and a check (before training) that the

@@ -121,6 +121,21 @@ def _output_side(net: nn.Module, inputs: Inputs) -> int:
     return out.shape[-1]
 
 
+def resize_images(inputs: Inputs, side: int) -> Inputs:
+    """`inputs` with every image-like argument resized (bilinear) to `side` x `side`; the rest as they are."""
+    args, kwargs = inputs
+    resized = list(args)
+    for i in _image_args(inputs):
+        resized[i] = torch.nn.functional.interpolate(args[i], size=(side, side), mode="bilinear", align_corners=False)
+    return tuple(resized), kwargs
+
+
+def input_side(inputs: Inputs) -> int:
+    """The side of the first image-like argument."""
+    args, _ = inputs
+    return args[_image_args(inputs)[0]].shape[-1]
+
+
 def at_image_size(net: nn.Module, inputs: Inputs, size: int, key: str = "G") -> Inputs:
     """`inputs` with their images resized so that `net` generates `size` x `size` images (for a
     super-resolver the input side is `size` / its scale). ValueError where `net` is not fully
@@ -137,11 +152,7 @@ def at_image_size(net: nn.Module, inputs: Inputs, size: int, key: str = "G") -> 
     if side != int(side):
         raise ValueError(f"--image-size {size}: generator {key!r} scales its input by {scale:g}, so the size must "
                          f"be a multiple of {scale:g}")
-    resized = list(args)
-    for i in positions:
-        resized[i] = torch.nn.functional.interpolate(args[i], size=(int(side), int(side)), mode="bilinear",
-                                                     align_corners=False)
-    moved = (tuple(resized), kwargs)
+    moved = resize_images(inputs, int(side))
     try:
         got = _output_side(net, moved)
     except RuntimeError as err:
@@ -312,8 +323,8 @@ def bench_run(student_run: str | Path, teacher_dir: str | Path | None = None,
         from gancompress.export.quantize import calibration_inputs
 
         calibration = calibration_inputs(recipe, student)
-        if opts.image_size is not None:
-            calibration = {key: [at_image_size(teacher[key], x, opts.image_size, key) for x in batches]
+        if opts.image_size is not None:  # at the side `inputs` were already checked at
+            calibration = {key: [resize_images(x, input_side(inputs[key])) for x in batches]
                            for key, batches in calibration.items()}
     result = bench_models({"teacher": teacher, "student": student}, inputs, opts, calibration)
     result.update(student_run=str(student_run), materialize=info)

@@ -70,7 +70,8 @@ def train(config_path, recipe, steps, batch_size, seed, out, init, resume, sets)
     if init and not recipe and not config_path:  # the recipe of the run it starts from
         from gancompress.rundir import RunDir
 
-        recipe = RunDir(init).recipe_spec()[0] if RunDir(init).has_recipe() else None
+        start = RunDir(init)
+        recipe = start.recipe_spec()[0] if start.has_recipe() else None
     cfg = load_config(config_path, overrides({"recipe": recipe, "train.steps": steps, "train.batch_size": batch_size,
                                                "train.seed": seed, "out": out, "init": init}, sets))
     metrics = api.train(cfg, resume=resume)

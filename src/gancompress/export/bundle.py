@@ -21,8 +21,8 @@ from torch import nn
 from gancompress.errors import CheckpointError
 from gancompress.export.formats import (OnnxGenerator, check_onnx, check_program, export_onnx, export_program,
                                         load_weights, save_sparse)
-from gancompress.export.quantize import calibration_inputs, check_int8, quantize_onnx
 from gancompress.export.materialize import channel_config, materialize, resize_modules
+from gancompress.export.quantize import calibration_inputs, check_int8, quantize_onnx
 from gancompress.io import load_into, save_weights, write_json
 from gancompress.nets import example_inputs
 from gancompress.recipes.weights import load_student, recipe_of
@@ -64,7 +64,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
             files["onnx"] = export_onnx(net, inputs[key], target.student_file(key, ".onnx"))
             info["onnx_max_abs_diff"] = check_onnx(files["onnx"], net, inputs[key], atol=onnx_atol)
         if "onnx-int8" in formats:
-            files["onnx-int8"] = _int8(net, inputs[key], calibration[key], target.student_file(key, ".int8.onnx"))
+            files["onnx-int8"] = _int8(net, inputs[key], calibration[key], target.student_file(key, ".int8.onnx"),
+                                       files.get("onnx"))
             info["int8_vs_float"] = check_int8(files["onnx-int8"], net, inputs[key])
         if "pt2" in formats:
             files["pt2"] = export_program(net, inputs[key], target.student_file(key, ".pt2"))
@@ -75,10 +76,12 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, formats: tupl
     return summary
 
 
-def _int8(net: nn.Module, inputs, calibration, path: Path) -> Path:
-    with tempfile.TemporaryDirectory() as tmp:
-        float_model = export_onnx(net, inputs, Path(tmp) / "float.onnx")
+def _int8(net: nn.Module, inputs, calibration, path: Path, float_model: Path | None) -> Path:
+    """The int8 model, quantised from the float ONNX file of this export (or a temporary one)."""
+    if float_model is not None:
         return quantize_onnx(float_model, path, calibration)
+    with tempfile.TemporaryDirectory() as tmp:
+        return quantize_onnx(export_onnx(net, inputs, Path(tmp) / "float.onnx"), path, calibration)
 
 
 def _check_target(target: RunDir, force: bool) -> None:
@@ -100,7 +103,7 @@ def load_exported(directory: str | Path, prefer: str = "safetensors") -> tuple[o
     recipe = recipe_of(export, "an export")
     gens = recipe.build_generators()
     if prefer in ONNX_SUFFIXES:
-        return recipe, _onnx_generators(export, gens, ONNX_SUFFIXES[prefer])
+        return recipe, _onnx_generators(export, gens, prefer)
     for key, net in gens.items():
         channels = export.student_file(key, ".channels.json")
         if channels.exists():
@@ -116,11 +119,9 @@ def load_exported(directory: str | Path, prefer: str = "safetensors") -> tuple[o
     return recipe, gens.eval()
 
 
-
-def _onnx_generators(export: RunDir, gens: nn.ModuleDict, suffix: str) -> nn.ModuleDict:
-    paths = {key: export.student_file(key, suffix) for key in gens}
+def _onnx_generators(export: RunDir, gens: nn.ModuleDict, fmt: str) -> nn.ModuleDict:
+    paths = {key: export.student_file(key, ONNX_SUFFIXES[fmt]) for key in gens}
     missing = [p.name for p in paths.values() if not p.exists()]
     if missing:
-        raise CheckpointError(f"{str(export.path)!r} has no {', '.join(missing)}: export it with "
-                              f"--format {next(k for k, v in ONNX_SUFFIXES.items() if v == suffix)}")
+        raise CheckpointError(f"{str(export.path)!r} has no {', '.join(missing)}: export it with --format {fmt}")
     return nn.ModuleDict({key: OnnxGenerator(path) for key, path in paths.items()})

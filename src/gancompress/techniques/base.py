@@ -167,6 +167,18 @@ def get_technique(name: str, setup: Setup, options: Mapping[str, Any] | None = N
     return cls(setup, options_from(cls.Options, options or {}, "technique_options"))
 
 
+def overridden_weights(groups: Mapping[str, Mapping[str, float]], overrides: Mapping[str, float]
+                       ) -> dict[str, dict[str, float]]:
+    """Term weights per group (e.g. ``{"GC": recipe.g_weights}``) with ``overrides`` by logged name
+    (``{"GC/cls": 0.1}``); an override naming no term is an error listing the valid names."""
+    valid = [f"{group}/{term}" for group, weights in groups.items() for term in weights]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(f"technique_options.weights: unknown term {unknown[0]!r}; valid: {', '.join(valid)}")
+    return {group: {term: overrides.get(f"{group}/{term}", w) for term, w in weights.items()}
+            for group, weights in groups.items()}
+
+
 def set_trainable(module: nn.Module | None, flag: bool) -> None:
     if module is not None:
         module.requires_grad_(flag)

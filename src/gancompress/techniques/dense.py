@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from gancompress.recipes.base import Batch, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars
+from gancompress.techniques.base import TECHNIQUES, Technique, finite, overridden_weights, scalars
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class DenseGANTraining(Technique):
         else:  # warm start
             self.gens = self.copy_of_teacher()
             self.discs = copy.deepcopy(setup.teacher_discs).requires_grad_(True).train()
-        self.g_weights = self._generator_weights()
+        self.g_weights = overridden_weights({"G": self.recipe.g_weights}, self.opt.weights)["G"]
         self.opt_g = self.adam(self.gens.parameters(), setup.lr_g)
         self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
 
@@ -61,15 +61,6 @@ class DenseGANTraining(Technique):
             self.backward(g_loss)
             self.optimizer_step(self.opt_g)
         return {**scalars("G", g_terms), **scalars("D", d_terms), "G/total": g_loss.detach()}
-
-    def _generator_weights(self) -> dict[str, float]:
-        """The recipe's generator term weights, with the ``weights`` option's overrides."""
-        over = self.opt.weights
-        valid = [f"G/{k}" for k in self.recipe.g_weights]
-        unknown = sorted(set(over) - set(valid))
-        if unknown:
-            raise ValueError(f"technique_options.weights: unknown term {unknown[0]!r}; valid: {', '.join(valid)}")
-        return {k: over.get(f"G/{k}", w) for k, w in self.recipe.g_weights.items()}
 
     def stateful(self) -> dict[str, Any]:
         return {"gens": self.gens, "discs": self.discs, "opt_g": self.opt_g, "opt_d": self.opt_d}

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import torch
 
 from gancompress.recipes.base import Batch, Terms, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, finite, scalars, set_trainable
+from gancompress.techniques.base import TECHNIQUES, Technique, finite, overridden_weights, scalars, set_trainable
 from gancompress.techniques.memo import memoized
 
 
@@ -98,18 +98,8 @@ class SelfSupervisedCompression(Technique):
         self.opt_d = self.adam(self.discs.parameters(), setup.lr_d)
         self.pruner = self.make_pruner(self.gens, self.opt_g)
         self.d_pruner = self.make_pruner(self.discs, self.opt_d, generators=False) if self.opt.prune_d else None
-        self.gc_weights, self.dc_weights = self._consistency_weights()
-
-    def _consistency_weights(self) -> tuple[dict[str, float], dict[str, float]]:
-        """The recipe's term weights, with the ``weights`` option's overrides."""
-        r, over = self.recipe, self.opt.weights
-        gc = {k: over.get(f"GC/{k}", w) for k, w in r.g_weights.items()}
-        dc = {k: over.get(f"DC/{k}", w) for k, w in r.d_weights.items()}
-        valid = [f"GC/{k}" for k in gc] + [f"DC/{k}" for k in dc]
-        unknown = sorted(set(over) - set(valid))
-        if unknown:
-            raise ValueError(f"technique_options.weights: unknown term {unknown[0]!r}; valid: {', '.join(valid)}")
-        return gc, dc
+        weights = overridden_weights({"GC": self.recipe.g_weights, "DC": self.recipe.d_weights}, self.opt.weights)
+        self.gc_weights, self.dc_weights = weights["GC"], weights["DC"]
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r, o = self.recipe, self.opt
