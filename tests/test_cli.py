@@ -75,6 +75,10 @@ def test_compare_writes_table_json_and_sheet(tmp_path):
     assert run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "b", "--steps", "3",
                "--out", str(out), "--set", "train.batch_size=16", "--set", "train.eval_samples=64").exit_code == 0
     assert (out / "b" / "metrics.json").stat().st_mtime == mtime
+    # ... but a finished row with other settings is not passed off as this one's
+    changed = run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "b", "--steps", "3",
+                  "--out", str(out), "--set", "train.batch_size=16", "--set", "technique_options.lambda_dc=0.25")
+    assert changed.exit_code != 0 and "holds a finished run with other settings (technique_options" in changed.output
 
 
 @pytest.mark.slow
@@ -90,6 +94,7 @@ def test_compare_over_seeds_reports_means_and_spreads(tmp_path):
     assert summary["rows"]["a"]["fid_sd"] == 0  # the teacher is the same on every seed
     table = (out / "compare.md").read_text()
     assert "over seeds 0, 1" in table and f"| b | self-supervised (the method) | {b['fid']:.4g} ± " in table
+    assert "fid_ratio |" in table  # row (a) has no ratio; the column is there for the others
     both = CliRunner().invoke(main, ["compare", "--seed", "0", "--seeds", "0,1", "--out", str(tmp_path / "x")])
     assert both.exit_code != 0 and "give --seed or --seeds, not both" in both.output
     bad = CliRunner().invoke(main, ["compare", "--seeds", "0,a", "--out", str(tmp_path / "x")])

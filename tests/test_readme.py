@@ -3,7 +3,7 @@
 The blocks run as one bash script (heredocs, `&&` and line continuations as a user's shell reads them)
 with three stand-ins on PATH: `gancompress` runs this checkout's CLI and appends tiny settings to the
 commands that take `--set` (a handful of steps and samples) and fewer rows, probes, repeats and samples
-to compare, search, bench and evaluate (the commands and their order are what is tested, not the
+to compare, search, bench, evaluate and sensitivity (the commands and their order are what is tested, not the
 quality); `pip` does nothing (this environment is installed already); `torchrun` says
 that it needs CUDA GPUs and does nothing. The README's own test command is left out (it is this run).
 """
@@ -21,10 +21,11 @@ TINY = ["train.steps=3", "train.batch_size=4", "train.eval_samples=16", "train.e
         "train.ckpt_every=0", "prune.every=1"]
 TAKES_SET = ("train", "compress", "compare", "demo", "search")
 SHORTER = {  # options appended (the last one given wins) to keep the long commands short
-    "compare": ["--techniques", "a,b,g"],  # three of the fourteen rows
+    "compare": ["--techniques", "a,b,g"],  # three of the fifteen rows
     "search": ["--rounds", "2"],
     "bench": ["--repeats", "3"],
     "evaluate": ["--samples", "64"],
+    "sensitivity": ["--samples", "4"],
 }
 
 SHIM = f"""#!{sys.executable}

@@ -29,7 +29,7 @@ FLOORS: dict[str, float] = {
     "export": 5.0,
     "api": 6.0,
     # 7 the commands' libraries
-    "compare": 7.0, "bench": 7.0, "sweep": 7.0, "evaluation": 7.0, "search": 7.1,
+    "compare": 7.0, "bench": 7.0, "sweep": 7.0, "evaluation": 7.0, "search": 7.1, "sensitivity": 7.1,
     # 8 the command line
     "cli_common": 8.0, "cli_deploy": 8.1, "cli": 8.2, "__main__": 8.3,
 }

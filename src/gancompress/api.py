@@ -26,7 +26,7 @@ from gancompress.rundir import STUDENT, TRAINED, RunDir
 from gancompress.techniques import TECHNIQUES, get_technique
 from gancompress.techniques.base import Setup
 from gancompress.training.checkpoint import previous_path
-from gancompress.training.distributed import DistEnv, device_for, init_from_env
+from gancompress.training.distributed import DistEnv, device_for, init_from_env, leave
 from gancompress.training.trainer import Trainer
 
 ASSETS = Path(__file__).parent / "assets"
@@ -132,10 +132,16 @@ def sample_sheet(recipe: Recipe, panels: dict[str, nn.ModuleDict], path: Path, n
 
 
 # -- commands ------------------------------------------------------------------------------
-def _distributed(device: torch.device) -> tuple[DistEnv, torch.device]:
-    """Join torchrun's process group when launched by it (single process otherwise)."""
+@contextmanager
+def _distributed(device: torch.device) -> Iterator[tuple[DistEnv, torch.device]]:
+    """Join torchrun's process group when launched by it (single process otherwise); leave it together."""
     env = init_from_env(device.type)
-    return env, device_for(env, device)
+    finished = False
+    try:
+        yield env, device_for(env, device)
+        finished = True
+    finally:
+        leave(env, finished)
 
 
 @contextmanager
@@ -168,9 +174,8 @@ RESUME_MAY_CHANGE = ("train.steps", "train.log_every", "train.ckpt_every", "trai
                      "train.device", "inception", "out")
 
 
-def _check_resumable(run: RunDir, cfg: RunConfig) -> None:
-    """Refuse `--resume` with settings that would make it another run than the one saved; say so when it
-    only runs longer."""
+def changed_settings(run: RunDir, cfg: RunConfig) -> dict[str, tuple]:
+    """Dotted key -> (saved, now) for every setting where `cfg` differs from the config `run` saved."""
     def flat(d: dict, prefix: str = "") -> dict:
         """``{"prune": {"target": 0.5}}`` -> ``{"prune.target": 0.5}`` (option mappings stay whole)."""
         out = {}
@@ -182,14 +187,21 @@ def _check_resumable(run: RunDir, cfg: RunConfig) -> None:
         return out
 
     saved, now = flat(read_yaml(run.config_file.read_text()) or {}), flat(to_dict(cfg))
-    changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+    return {k: (saved.get(k), now.get(k)) for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)}
+
+
+def _check_resumable(run: RunDir, cfg: RunConfig) -> None:
+    """Refuse `--resume` with settings that would make it another run than the one saved; say so when it
+    only runs longer."""
+    changed = changed_settings(run, cfg)
+    now = {k: new for k, (_, new) in changed.items()}
     refused = [k for k in changed if k not in RESUME_MAY_CHANGE]
     if refused:
-        raise ValueError("--resume with a changed config: " + "; ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}"
+        raise ValueError("--resume with a changed config: " + "; ".join(f"{k} {changed[k][0]!r} -> {changed[k][1]!r}"
                                                                         for k in refused[:4])
                          + "; resume with the saved settings (see its config.yaml) or start a new --out")
     if "train.steps" in changed:
-        log.info(f"resuming to {now['train.steps']} steps (the run was set for {saved.get('train.steps')})")
+        log.info(f"resuming to {now['train.steps']} steps (the run was set for {changed['train.steps'][0]})")
 
 
 def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher: WeightSource | Path | None,
@@ -218,8 +230,7 @@ def train(cfg: RunConfig, resume: bool = False) -> dict:
     device = resolve_device(cfg.train.device)
     init = Path(cfg.init) if cfg.init else None
     recipe = recipe_for(cfg, init)
-    env, device = _distributed(device)
-    with _claimed(cfg, resume, env, teacher=init) as out:
+    with _distributed(device) as (env, device), _claimed(cfg, resume, env, teacher=init) as out:
         return _train(cfg, recipe, env, device, out, resume, init)
 
 
@@ -258,8 +269,7 @@ def compress(cfg: RunConfig, resume: bool = False) -> dict:
     device = resolve_device(cfg.train.device)
     teacher = teacher_source(cfg)
     recipe = recipe_for(cfg, teacher.directory)
-    env, device = _distributed(device)
-    with _claimed(cfg, resume, env, teacher.directory) as out:
+    with _distributed(device) as (env, device), _claimed(cfg, resume, env, teacher.directory) as out:
         teacher_files: dict[str, Path] = {}
         setup = _setup(cfg, recipe, device, teacher, teacher_files)
         return _compress(cfg, recipe, setup, env, device, out, resume, teacher_files)
@@ -340,12 +350,12 @@ def compress_gan(generator: nn.Module, discriminator: nn.Module, data, *, z_shap
                                    "prune": {"target": sparsity, "granularity": granularity, **(prune or {})},
                                    "train": {"steps": steps, **(train or {})}})
     TECHNIQUES.get(cfg.technique)
-    env, device = _distributed(resolve_device(cfg.train.device))
-    setup = replace(_setup(cfg, recipe, device, None),  # the teacher: copies of the user's modules
-                    teacher_gens=nn.ModuleDict({"G": copy.deepcopy(generator)}).to(device),
-                    teacher_discs=nn.ModuleDict({"D": copy.deepcopy(discriminator)}).to(device))
-    with _claimed(cfg, resume, env) as run_dir:
-        metrics = _compress(cfg, recipe, setup, env, device, run_dir, resume, {})
+    with _distributed(resolve_device(cfg.train.device)) as (env, device):
+        setup = replace(_setup(cfg, recipe, device, None),  # the teacher: copies of the user's modules
+                        teacher_gens=nn.ModuleDict({"G": copy.deepcopy(generator)}).to(device),
+                        teacher_discs=nn.ModuleDict({"D": copy.deepcopy(discriminator)}).to(device))
+        with _claimed(cfg, resume, env) as run_dir:
+            metrics = _compress(cfg, recipe, setup, env, device, run_dir, resume, {})
     student = load_networks(recipe.build_generators(), run_dir, recipe, prefix=STUDENT, what="student")
     return Compressed(student["G"].eval(), metrics, run_dir)
 

@@ -9,7 +9,7 @@ import click
 
 from gancompress.cli_common import (first_line, granularity_names, listing_option, log_to_stderr, overrides,
                                     schedule_names, set_option, table1_ids, technique_names, user_errors)
-from gancompress.cli_deploy import bench, export, search
+from gancompress.cli_deploy import bench, export, search, sensitivity
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -236,6 +236,7 @@ def _print_summary(metrics: dict, out: str) -> None:
 main.add_command(export)
 main.add_command(bench)
 main.add_command(search)
+main.add_command(sensitivity)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Deployment commands: ``gancompress export`` and ``gancompress bench`` (thin layers over the library)."""
+"""Deployment commands: ``export``, ``bench``, ``search`` and ``sensitivity`` (thin layers over the library)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -101,3 +101,36 @@ def search(config_path, recipe, max_ratio, metrics, granularity, rounds, max_spa
     result = run_search(cfg, out, opts)
     click.echo(pareto_table(result))
     click.echo(f"written to {out}/ (search.json, pareto.md, pareto.png{', chosen/' if result['chosen'] else ''})")
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config file, or the name of a shipped one (default: the recipe's shipped config).")
+@click.option("--recipe", help="Recipe name (see `gancompress list`).")
+@click.option("--macs-reduction", type=float, required=True, help="Goal: this many times fewer MACs than the teacher.")
+@click.option("--ratios", default="0.25,0.5,0.75,0.85,0.9,0.95", show_default=True,
+              help="Filter fractions tried per layer (comma list, increasing).")
+@click.option("--samples", type=int, default=16, show_default=True, help="Training inputs the distortion is measured on.")
+@click.option("--image-size", type=int, help="Image side the MACs are counted at (default: the recipe's).")
+@click.option("--out", help="Output directory (default runs/sensitivity-<recipe>).")
+@click.option("--set", "sets", multiple=True, help="Config override KEY=VALUE; repeatable.")
+@user_errors
+def sensitivity(config_path, recipe, macs_reduction, ratios, samples, image_size, out, sets) -> None:
+    """Per-layer filter sparsity allocated by each layer's sensitivity, reaching a MAC goal; writes a config."""
+    from gancompress.cli_common import overrides
+    from gancompress.config import default_config_for, load_config
+    from gancompress.sensitivity import SensitivityOptions, allocation_table, sensitivity as run_sensitivity
+
+    if not config_path and recipe:
+        config_path = default_config_for(recipe)
+    cfg = load_config(config_path, overrides({"recipe": recipe, "prune.granularity": "filter"}, sets))
+    try:
+        grid = tuple(float(r) for r in ratios.split(",") if r.strip())
+    except ValueError:
+        raise click.BadParameter(f"{ratios!r}: expected numbers like 0.25,0.5,0.75", param_hint="--ratios") from None
+    opts = SensitivityOptions(macs_reduction=macs_reduction, ratios=grid, samples=samples, image_size=image_size)
+    out = out or f"runs/sensitivity-{cfg.recipe}"
+    result = run_sensitivity(cfg, out, opts)
+    click.echo(allocation_table(result))
+    click.echo(f"written to {out}/ (sensitivity.json, sensitivity.png, config.yaml); train it with\n"
+               f"  gancompress compress --config {out}/config.yaml")

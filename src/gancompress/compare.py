@@ -47,10 +47,13 @@ def qualitative_flag(metrics: dict[str, Any], dense: dict[str, Any]) -> str:
     return "; ".join(flags) or "-"
 
 
+RESULT_SETTINGS = ("train.steps",)  # a finished row is reused unless a setting that shapes its result changed
+
+
 def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict]:
     """Run every row on `base` (recipe, teacher, prune target, steps, seed); write the results."""
-    from gancompress.api import (compress, evaluate, feature_net_for, load_student, load_teacher, resolve_device,
-                                 write_json)
+    from gancompress.api import (RESUME_MAY_CHANGE, changed_settings, compress, evaluate, feature_net_for,
+                                 load_student, load_teacher, resolve_device, write_json)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,12 +72,18 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict
             panels[row.id] = (recipe, teacher.cpu())
             continue
         run_dir = out / row.id
+        # the base config's options tune its own technique (the method's, for the shipped configs)
+        options = {**base.technique_options, **row.options} if row.technique == base.technique else row.options
+        cfg = replace(base, technique=row.technique, technique_options=dict(options), out=str(run_dir))
         if RunDir(run_dir).is_finished():
+            changed = {k: v for k, v in changed_settings(RunDir(run_dir), cfg).items() if k in RESULT_SETTINGS or
+                       k not in RESUME_MAY_CHANGE}
+            if changed:
+                key, (was, now) = next(iter(changed.items()))
+                raise ValueError(f"{run_dir} holds a finished run with other settings ({key}: {was!r}, now {now!r}); "
+                                 "remove it to rerun that row, or choose another --out")
             metrics = RunDir(run_dir).metrics()
         else:
-            # the base config's options tune its own technique (the method's, for the shipped configs)
-            options = {**base.technique_options, **row.options} if row.technique == base.technique else row.options
-            cfg = replace(base, technique=row.technique, technique_options=dict(options), out=str(run_dir))
             metrics = compress(cfg)
         student = metrics["student"]
         results[row.id] = {**columns, **_numbers(student), "sparsity": student["sparsity"],
@@ -117,7 +126,8 @@ def seeds_table(summary: dict[str, dict], base: RunConfig, seeds: list[int]) -> 
 
     first = next(iter(summary.values()))
     metrics = [k for k in first if not k.endswith("_sd") and lower_is_better(k) is not None and "_std" not in k]
-    metrics = sorted(metrics, key=lambda k: (k != "fid", k)) + (["fid_ratio"] if "fid_ratio" in first else [])
+    ratio = ["fid_ratio"] if any("fid_ratio" in r for r in summary.values()) else []  # row (a) has none
+    metrics = sorted(metrics, key=lambda k: (k != "fid", k)) + ratio
     head = ["id", "technique", *metrics, "flags"]
     lines = [f"Recipe `{base.recipe}`, target sparsity {base.prune.final_sparsity:.0%} ({base.prune.granularity}), "
              f"{base.train.steps} steps; mean ± sample standard deviation over seeds {', '.join(map(str, seeds))}.",

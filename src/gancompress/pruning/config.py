@@ -1,7 +1,7 @@
 """What to prune, how much, and when: one frozen, validated dataclass."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LAYER_KINDS = ("conv", "deconv", "linear")
 # `criterion: auto` = the criterion measured best for each granularity (others: magnitude).
@@ -44,6 +44,9 @@ class PruneConfig:
     include: tuple = ()  # fnmatch patterns on module names (e.g. "G.main.*"); empty: all
     exclude: tuple = ()
     skip_first_last: bool = False
+    # per-layer final sparsity by fnmatch pattern on layer names (first matching pattern wins; others
+    # keep `target`), e.g. from `gancompress sensitivity`; each layer ramps on the schedule to its own
+    layer_targets: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from gancompress.pruning.granularity import GRANULARITIES
@@ -63,6 +66,11 @@ class PruneConfig:
         for key, valid in (("granularity", GRANULARITIES.names()), ("criterion", criterion_choices()),
                            ("schedule", SCHEDULES.names())):
             check(getattr(self, key) in valid, key, f"valid: {', '.join(valid)}")
+        check(not self.layer_targets or (self.scope == "layer" and self.target > 0), "layer_targets",
+              "per-layer targets need scope: layer and target > 0 (the schedule ramps each layer to its own)")
+        for pattern, value in self.layer_targets.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"prune.layer_targets[{pattern!r}]={value!r}: sparsity must be in [0, 1)")
         bad = [k for k in self.layers if k not in LAYER_KINDS]
         check(not bad and len(self.layers) > 0, "layers", f"valid kinds: {', '.join(LAYER_KINDS)}")
 

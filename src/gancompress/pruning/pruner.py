@@ -84,6 +84,26 @@ def output_layers(nets: nn.ModuleDict, inputs: Mapping[str, Inputs]) -> set[str]
     return last
 
 
+def layer_targets(layers: Mapping[str, nn.Module], cfg: PruneConfig,
+                  couple: Iterable[Iterable[str]] = ()) -> dict[str, float]:
+    """Each selected layer's final sparsity: the first pattern of ``cfg.layer_targets`` its name matches,
+    else ``cfg.target``. A pattern that matches no selected layer, or layers pruned together (`couple`)
+    given different targets, is an error naming them."""
+    targets = {}
+    for name in layers:
+        matched = next((p for p in cfg.layer_targets if fnmatch(name, p)), None)
+        targets[name] = float(cfg.layer_targets[matched]) if matched is not None else cfg.target
+    unused = [p for p in cfg.layer_targets if not any(fnmatch(n, p) for n in layers)]
+    if unused:
+        raise ValueError(f"prune.layer_targets: pattern {unused[0]!r} matches no pruned layer; "
+                         f"layer names look like {list(layers)[:4]}")
+    for group in couple:
+        if len({targets[n] for n in group}) > 1:
+            raise ValueError(f"prune.layer_targets: layers {list(group)} are pruned together (a residual add "
+                             f"sums them) and need one target, got {[targets[n] for n in group]}")
+    return targets
+
+
 def _closest_count(n: int, size: int, goal: float) -> int:
     """How many of `n` groups of `size` weights come closest to `goal` weights (fewer on a tie)."""
     j0 = int(goal // size)
@@ -150,6 +170,7 @@ class Pruner:
         self.keep_filters = set(keep_filters) & set(self.layers) if filters else set()
         free = set(self.layers) - self.keep_filters
         self.couple = [tuple(g) for g in couple if len(set(g)) > 1 and set(g) <= free] if filters else []
+        self.targets = layer_targets(self.layers, cfg, self.couple)
         self.level = 0.0
         self._hooks: list = []
         self._optimizers: list[torch.optim.Optimizer] = []
@@ -197,10 +218,14 @@ class Pruner:
             self.silenced = self._silence() if self._silence is not None else []
         self._zero_silenced()
 
+    def units(self) -> list[tuple[str, ...]]:
+        """What is ranked as one layer: each coupled group, then every other layer (not `keep_filters`)."""
+        tied = {n for g in self.couple for n in g}
+        return self.couple + [(n,) for n in self.layers if n not in self.keep_filters and n not in tied]
+
     def _ranked_keep(self, canon: dict[str, torch.Tensor], level: float) -> dict[str, torch.Tensor]:
         gran = self.granularity
-        tied = {n for g in self.couple for n in g}
-        units = self.couple + [(n,) for n in canon if n not in self.keep_filters and n not in tied]
+        units = self.units()
         # a unit (one layer, or a coupled group) is ranked as one layer: mean group scores, summed sizes
         groups = {u: torch.stack([gran.group_scores(canon[n]).flatten() for n in u]).mean(0) for u in units}
         sizes = {u: sum(gran.group_size(canon[n].shape) for n in u) for u in units}
@@ -213,9 +238,22 @@ class Pruner:
             prune = dict(zip(units, prune_all))
             for u in units:  # every layer keeps its best group: a layer without filters would cut the net
                 prune[u][groups[u].argmax()] = False
-        else:
-            prune = {u: _lowest_groups(g, sizes[u], level * float(sizes[u] * g.numel())) for u, g in groups.items()}
+        else:  # each unit ramps to its own target (the config's, unless `layer_targets` names it)
+            pace = level / self.cfg.target if self.cfg.target > 0 else 0.0
+            prune = {u: _lowest_groups(g, sizes[u], pace * self.targets[u[0]] * float(sizes[u] * g.numel()))
+                     for u, g in groups.items()}
         return {n: gran.expand(~prune[u], canon[n].shape) for u in units for n in u}
+
+    @torch.no_grad()
+    def set_masks(self, masks: Mapping[str, torch.Tensor]) -> None:
+        """Use `masks` (layer name -> boolean keep mask; layers not named keep every weight) and apply them."""
+        unknown = sorted(set(masks) - set(self.masks))
+        if unknown:
+            raise ValueError(f"no pruned layer {unknown[0]!r}")
+        for name, mask in self.masks.items():
+            self.masks[name] = masks[name].to(mask.device, torch.bool) if name in masks else torch.ones_like(mask)
+        self.apply_masks()
+        self._find_silenced()
 
     def reset_masks(self) -> None:
         """Keep every weight again (the next `prune_now` ranks all of them, not only the survivors)."""

@@ -87,3 +87,22 @@ def pareto_png(points: Sequence[dict], max_ratio: float, metric: str = "fid") ->
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _png(fig)
+
+
+def sensitivity_png(curves: dict[str, dict[float, float]], allocation: dict[str, float]) -> bytes:
+    """Left: each unit's output distortion against its pruned fraction (log scale). Right: the fraction
+    allocated to each unit, in network order."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for unit, curve in curves.items():
+        ratios = sorted(curve)
+        left.plot(ratios, [max(curve[r], 1e-6) for r in ratios], marker=".", lw=0.8, alpha=0.7)
+    left.set_yscale("log")
+    left.set_xlabel("filters pruned in that layer alone")
+    left.set_ylabel("output distortion")
+    names = list(allocation)
+    right.bar(range(len(names)), [allocation[n] for n in names], color="steelblue")
+    right.set_xticks(range(len(names)), [n.split("+")[0] for n in names], rotation=90, fontsize=5)
+    right.set_ylabel("filters pruned (allocated)")
+    right.set_ylim(0, 1)
+    fig.tight_layout()
+    return _png(fig)

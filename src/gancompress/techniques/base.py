@@ -6,6 +6,7 @@ technique owns one optimisation step and the objects whose state must be saved.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import partial
@@ -110,20 +111,12 @@ class Technique(ABC):
 
     def make_pruner(self, nets: nn.ModuleDict, optimizer: torch.optim.Optimizer,
                     prune: PruneConfig | None = None, generators: bool = True) -> Pruner:
-        """A pruner over `nets` whose masks survive `optimizer`'s steps. For generators, filter
-        pruning keeps every output (colour) channel of the layers that produce the images, prunes
-        residual-coupled layers together and silences dead channels (so they can be removed for
-        real without changing the output)."""
+        """A pruner over `nets` whose masks survive `optimizer`'s steps (`generator_pruner` for generators)."""
         cfg = prune or self.setup.prune
-        keep, couple, silence = set(), [], None
-        if generators and GRANULARITIES.get(cfg.granularity).whole_channels:
-            inputs = example_inputs(self.student_recipe, nets)
-            keep = output_layers(nets, inputs)
-            graphs = {key: ChannelGraph(net, inputs[key], f"{key}.") for key, net in nets.items()}  # traced once
-            couple = [[f"{key}.{name}" for name in group] for key, graph in graphs.items()
-                      for group in graph.coupled_layers()]
-            silence = partial(silenced_tensors, nets, graphs)
-        pruner = Pruner(nets, cfg, self.setup.total_steps, keep_filters=keep, couple=couple, silence=silence)
+        if generators:
+            pruner = generator_pruner(self.student_recipe, nets, cfg, self.setup.total_steps)
+        else:  # a discriminator: per-layer targets name generator layers
+            pruner = Pruner(nets, dataclasses.replace(cfg, layer_targets={}), self.setup.total_steps)
         pruner.attach(optimizer)
         return pruner
 
@@ -157,6 +150,21 @@ class Technique(ABC):
         if self.setup.teacher_gens is None:
             raise ValueError(f"technique {type(self).__name__} needs a teacher")
         return self.setup.teacher_gens.eval().requires_grad_(False)
+
+
+def generator_pruner(recipe: Recipe, nets: nn.ModuleDict, cfg: PruneConfig, total_steps: int) -> Pruner:
+    """A pruner over generators `nets` of `recipe`. For filter pruning it keeps every output (colour)
+    channel of the layers that produce the images, prunes residual-coupled layers together and silences
+    dead channels (so they can be removed for real without changing the output)."""
+    keep, couple, silence = set(), [], None
+    if GRANULARITIES.get(cfg.granularity).whole_channels:
+        inputs = example_inputs(recipe, nets)
+        keep = output_layers(nets, inputs)
+        graphs = {key: ChannelGraph(net, inputs[key], f"{key}.") for key, net in nets.items()}  # traced once
+        couple = [[f"{key}.{name}" for name in group] for key, graph in graphs.items()
+                  for group in graph.coupled_layers()]
+        silence = partial(silenced_tensors, nets, graphs)
+    return Pruner(nets, cfg, total_steps, keep_filters=keep, couple=couple, silence=silence)
 
 
 def get_technique(name: str, setup: Setup, options: Mapping[str, Any] | None = None) -> Technique:

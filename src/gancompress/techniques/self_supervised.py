@@ -16,6 +16,11 @@ student is *better* than the teacher; ``form: one-sided`` penalises only the wor
 
 The pretrained discriminator keeps training with its original loss on real data vs
 both the student's and the teacher's fakes (``freeze_d`` keeps it fixed instead).
+
+Beyond the paper (Table 1's row (o)): ``distill`` > 0 adds that weight times an L1 (or
+squared) distance between the student's and the teacher's outputs on the same inputs, the
+term that made one-shot pruning + distillation beat the method on small teachers; the
+critic and the loss terms still judge the student as above.
 """
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ from typing import Any, Mapping
 import torch
 
 from gancompress.recipes.base import Batch, Terms, weighted_total
-from gancompress.techniques.base import TECHNIQUES, Technique, finite, overridden_weights, scalars, set_trainable
+from gancompress.techniques.base import (TECHNIQUES, Technique, distillation, finite, overridden_weights, scalars,
+                                         set_trainable)
 from gancompress.techniques.memo import memoized
 
 
@@ -46,11 +52,17 @@ class SelfSupervisedOptions:
     weights: dict[str, float] = field(default_factory=dict)
     freeze_d: bool = False  # keep D_O fixed
     prune_d: bool = False  # prune D_O too, on the student's schedule (Table 1's technique (n))
+    distill: float = 0.0  # weight of an output distance to the teacher (beyond the paper; row (o))
+    distill_loss: str = "l1"  # l1 | mse
     eps: float = 1e-8
 
     def __post_init__(self) -> None:
         if self.lambda_dc < 0:
             raise ValueError(f"lambda_dc={self.lambda_dc}: must be >= 0")
+        if self.distill < 0:
+            raise ValueError(f"distill={self.distill}: must be >= 0")
+        if self.distill_loss not in ("l1", "mse"):
+            raise ValueError(f"distill_loss={self.distill_loss!r}: valid: l1, mse")
         if self.form not in FORMS:
             raise ValueError(f"form={self.form!r}: valid: {', '.join(FORMS)}")
         if self.reduction not in REDUCTIONS:
@@ -121,13 +133,17 @@ class SelfSupervisedCompression(Technique):
         l_gc, gc_parts = consistency(g_t, g_s, self.gc_weights, o.form, o.reduction, o.eps)
         l_dc, dc_parts = consistency(d_t, d_s, self.dc_weights, o.form, o.reduction, o.eps, worse=-1.0)
         loss = l_gc + o.lambda_dc * l_dc
+        extra = {}
+        if o.distill > 0:
+            extra["loss/distill"] = distillation(t_out, s_out, o.distill_loss)
+            loss = loss + o.distill * extra["loss/distill"]
         self.opt_g.zero_grad(set_to_none=True)
         self.backward(loss)
         self.optimizer_step(self.opt_g)
 
         logs = {**scalars("G", g_s), **scalars("GC", gc_parts), **scalars("DC", dc_parts),
                 "loss/L_GC": l_gc.detach(), "loss/L_DC": l_dc.detach(), "loss/total": loss.detach(),
-                "prune/sparsity": torch.tensor(sparsity)}
+                **{k: v.detach() for k, v in extra.items()}, "prune/sparsity": torch.tensor(sparsity)}
         # (2) discriminator: its original loss on real vs student fakes and real vs teacher fakes
         if not o.freeze_d:
             set_trainable(self.discs, True)

@@ -23,6 +23,7 @@ class DistEnv:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # this process created the group (so it also destroys it)
 
     @property
     def is_main(self) -> bool:
@@ -38,9 +39,21 @@ def init_from_env(device_kind: str = "cpu") -> DistEnv:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistEnv()
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()
+    if owns:
         dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
-    return DistEnv(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return DistEnv(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns)
+
+
+def leave(env: DistEnv, finished: bool = True) -> None:
+    """Leave the process group together: after a finished run every rank first waits for the main one
+    (which scores and writes alone), so no rank exits while gloo's threads still serve the others
+    (that exit aborted a rank under load: "terminate called without an active exception")."""
+    if env.active and dist.is_initialized():
+        if finished:
+            dist.barrier()
+        if env.owns_group:
+            dist.destroy_process_group()
 
 
 def device_for(env: DistEnv, requested: torch.device) -> torch.device:
