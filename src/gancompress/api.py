@@ -194,14 +194,14 @@ def _check_resumable(run: RunDir, cfg: RunConfig) -> None:
     """Refuse `--resume` with settings that would make it another run than the one saved; say so when it
     only runs longer."""
     changed = changed_settings(run, cfg)
-    now = {k: new for k, (_, new) in changed.items()}
     refused = [k for k in changed if k not in RESUME_MAY_CHANGE]
     if refused:
         raise ValueError("--resume with a changed config: " + "; ".join(f"{k} {changed[k][0]!r} -> {changed[k][1]!r}"
                                                                         for k in refused[:4])
                          + "; resume with the saved settings (see its config.yaml) or start a new --out")
     if "train.steps" in changed:
-        log.info(f"resuming to {now['train.steps']} steps (the run was set for {changed['train.steps'][0]})")
+        was, now = changed["train.steps"]
+        log.info(f"resuming to {now} steps (the run was set for {was})")
 
 
 def _setup(cfg: RunConfig, recipe: Recipe, device: torch.device, teacher: WeightSource | Path | None,

@@ -46,6 +46,16 @@ def overrides(pairs: dict[str, object], extra: tuple[str, ...]) -> list[str]:
     return [f"{k}={v}" for k, v in pairs.items() if v is not None] + list(extra)
 
 
+def command_config(config_path: str | None, recipe: str | None, pairs: dict[str, object], sets: tuple[str, ...]):
+    """The config a many-run command starts from: `config_path`, else `recipe`'s shipped config (else the
+    built-in defaults), with `pairs` (None: not given) and the --set overrides on top."""
+    from gancompress.config import default_config_for, load_config
+
+    if not config_path and recipe:
+        config_path = default_config_for(recipe)
+    return load_config(config_path, overrides({"recipe": recipe, **pairs}, sets))
+
+
 def first_line(obj) -> str:
     return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
 

@@ -88,13 +88,10 @@ def bench(student, teacher, batch_size, image_size, threads, repeats, backends, 
 @user_errors
 def search(config_path, recipe, max_ratio, metrics, granularity, rounds, max_sparsity, image_size, out, sets) -> None:
     """The most compressed student within a quality budget: bisection over sparsity, Pareto table, export."""
-    from gancompress.cli_common import overrides
-    from gancompress.config import default_config_for, load_config
+    from gancompress.cli_common import command_config
     from gancompress.search import SearchOptions, pareto_table, search as run_search
 
-    if not config_path and recipe:
-        config_path = default_config_for(recipe)
-    cfg = load_config(config_path, overrides({"recipe": recipe, "prune.granularity": granularity}, sets))
+    cfg = command_config(config_path, recipe, {"prune.granularity": granularity}, sets)
     opts = SearchOptions(max_ratio=max_ratio, metrics=tuple(metrics), rounds=rounds, max_sparsity=max_sparsity,
                          image_size=image_size)
     out = out or f"runs/search-{cfg.recipe}"
@@ -117,13 +114,10 @@ def search(config_path, recipe, max_ratio, metrics, granularity, rounds, max_spa
 @user_errors
 def sensitivity(config_path, recipe, macs_reduction, ratios, samples, image_size, out, sets) -> None:
     """Per-layer filter sparsity allocated by each layer's sensitivity, reaching a MAC goal; writes a config."""
-    from gancompress.cli_common import overrides
-    from gancompress.config import default_config_for, load_config
+    from gancompress.cli_common import command_config
     from gancompress.sensitivity import SensitivityOptions, allocation_table, sensitivity as run_sensitivity
 
-    if not config_path and recipe:
-        config_path = default_config_for(recipe)
-    cfg = load_config(config_path, overrides({"recipe": recipe, "prune.granularity": "filter"}, sets))
+    cfg = command_config(config_path, recipe, {"prune.granularity": "filter"}, sets)
     try:
         grid = tuple(float(r) for r in ratios.split(",") if r.strip())
     except ValueError:

@@ -47,9 +47,6 @@ def qualitative_flag(metrics: dict[str, Any], dense: dict[str, Any]) -> str:
     return "; ".join(flags) or "-"
 
 
-RESULT_SETTINGS = ("train.steps",)  # a finished row is reused unless a setting that shapes its result changed
-
-
 def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict]:
     """Run every row on `base` (recipe, teacher, prune target, steps, seed); write the results."""
     from gancompress.api import (RESUME_MAY_CHANGE, changed_settings, compress, evaluate, feature_net_for,
@@ -76,8 +73,9 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict
         options = {**base.technique_options, **row.options} if row.technique == base.technique else row.options
         cfg = replace(base, technique=row.technique, technique_options=dict(options), out=str(run_dir))
         if RunDir(run_dir).is_finished():
-            changed = {k: v for k, v in changed_settings(RunDir(run_dir), cfg).items() if k in RESULT_SETTINGS or
-                       k not in RESUME_MAY_CHANGE}
+            # reused unless a setting that shapes the result changed (a resume may run longer; a reuse may not)
+            changed = {k: v for k, v in changed_settings(RunDir(run_dir), cfg).items()
+                       if k == "train.steps" or k not in RESUME_MAY_CHANGE}
             if changed:
                 key, (was, now) = next(iter(changed.items()))
                 raise ValueError(f"{run_dir} holds a finished run with other settings ({key}: {was!r}, now {now!r}); "

@@ -113,7 +113,6 @@ class _Probe:
 
     def restore(self) -> None:
         self.nets.load_state_dict(self.weights)
-        self.pruner.silenced = []
 
     def apply(self, masks: dict[str, torch.Tensor]) -> None:
         self.restore()

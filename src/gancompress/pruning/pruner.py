@@ -252,6 +252,7 @@ class Pruner:
             raise ValueError(f"no pruned layer {unknown[0]!r}")
         for name, mask in self.masks.items():
             self.masks[name] = masks[name].to(mask.device, torch.bool) if name in masks else torch.ones_like(mask)
+        self.silenced = []  # the channels dead under the old masks need not be dead now
         self.apply_masks()
         self._find_silenced()
 
@@ -259,6 +260,7 @@ class Pruner:
         """Keep every weight again (the next `prune_now` ranks all of them, not only the survivors)."""
         for mask in self.masks.values():
             mask.fill_(True)
+        self.silenced = []  # nothing is dead until the next `prune_now` finds it
         self._keep = {name: torch.ones_like(m.weight) for name, m in self.layers.items()}
 
     @torch.no_grad()
