@@ -1,7 +1,7 @@
 """Element and filter pruning at 25/50/75/90% of a recipe's shipped teacher: the paper's Table 2 rows.
 
     python benchmarks/sweep.py --recipe dcgan-digits --out runs/sweep-dcgan [--steps 600]
-    python benchmarks/sweep.py --recipe cyclegan-photos --out runs/sweep-cyclegan
+    python benchmarks/sweep.py --recipe cyclegan-photos --out runs/sweep-cyclegan --jobs 4
 
 Every run uses the recipe's shipped config (configs/<recipe>.yaml). One table per
 FID-like metric (per direction for CycleGAN), plus PSNR for paired tasks and class
@@ -32,12 +32,14 @@ def quality_keys(teacher: dict) -> list[str]:
 @click.option("--sparsities", default="0.25,0.5,0.75,0.9", show_default=True)
 @click.option("--filter-scope", default="layer", show_default=True,
               help="Pruning scope for filter granularity (element uses the config's).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs at a time, each in its own process (its output in <run dir>.log).")
 @click.option("--set", "sets", multiple=True, help="Extra config override KEY=VALUE (repeatable).")
-def main(recipe, out, steps, granularities, sparsities, filter_scope, sets):
+def main(recipe, out, steps, granularities, sparsities, filter_scope, jobs, sets):
     overrides = ([f"train.steps={steps}"] if steps else []) + list(sets)
     rows = sweep(load_config(recipe, overrides), granularities.split(","),
                  [float(s) for s in sparsities.split(",")], out or f"runs/sweep-{recipe}",
-                 scopes={"filter": filter_scope})
+                 scopes={"filter": filter_scope}, jobs=jobs)
     print(f"features: {rows[0]['features']}")
     for key in quality_keys(rows[0]["teacher"]):
         print(f"\n{key} (student value and student/teacher ratio):")

@@ -101,6 +101,47 @@ def test_compare_over_seeds_reports_means_and_spreads(tmp_path):
     assert bad.exit_code != 0 and "expected a comma list of integers" in bad.output
 
 
+@pytest.mark.slow
+def test_compare_jobs_runs_the_rows_side_by_side(tmp_path):
+    """--jobs 2 gives the numbers one-after-another gives; a failing row leaves the others finished."""
+    teacher, serial, _ = compare_on_a_tiny_teacher(tmp_path, "--techniques", "a,b", "--seeds", "0,1")
+    args = ["compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--steps", "3",
+            "--set", "train.batch_size=16", "--set", "train.eval_samples=64", "--jobs", "2"]
+    parallel = tmp_path / "jobs"
+    assert run(*args, "--techniques", "a,b", "--seeds", "0,1", "--out", str(parallel)).exit_code == 0
+    for s in (0, 1):  # the two seeds' rows ran side by side
+        one, two = (json.loads((d / f"seed-{s}" / "compare.json").read_text()) for d in (serial, parallel))
+        assert [two[r]["fid"] for r in "ab"] == pytest.approx([one[r]["fid"] for r in "ab"], rel=1e-3)
+        assert "scoring the student" in (parallel / f"seed-{s}" / "b.log").read_text()  # its output, in its log
+    # row b's technique options are invalid: b fails in its worker, e (another technique) still finishes
+    broken = tmp_path / "broken"
+    result = CliRunner().invoke(main, [*args, "--techniques", "a,b,e", "--seed", "0", "--out", str(broken),
+                                       "--set", "technique_options.form=sideways"])
+    assert result.exit_code != 0 and "1 of 2 runs failed" in result.output and "form='sideways'" in result.output
+    assert str(broken / "b.log") in result.output and (broken / "e" / "metrics.json").exists()
+
+
 def test_compare_rejects_unknown_technique_id():
     result = CliRunner().invoke(main, ["compare", "--techniques", "a,zz", "--out", "/nonexistent/x"])
     assert result.exit_code != 0 and "unknown technique id 'zz'" in result.output
+
+
+@pytest.mark.slow
+def test_sweep_runs_side_by_side_and_reuses_finished_runs(tmp_path):
+    from gancompress.config import load_config
+    from gancompress.sweep import sweep, sweep_table
+
+    teacher = tmp_path / "teacher"
+    assert run("train", "--recipe", "dcgan-digits", "--steps", "4", "--out", str(teacher), *TINY_DCGAN).exit_code == 0
+    base = load_config("dcgan-digits", [f"teacher={teacher}", "train.steps=3", "train.batch_size=16",
+                                        "train.eval_samples=64", "recipe_options.ngf=8", "recipe_options.ndf=8",
+                                        "recipe_options.nz=16"])
+    out = tmp_path / "sweep"
+    rows = sweep(base, ["element", "filter"], [0.5], out, scopes={"filter": "layer"}, jobs=2)
+    assert [(r["granularity"], r["scope"]) for r in rows] == [("element", "global"), ("filter", "layer")]
+    assert all(r["sparsity"] == pytest.approx(0.5, abs=0.05) and r["fid_ratio"] > 0 for r in rows)
+    assert (out / "element-50.log").exists() and json.loads((out / "sweep.json").read_text()) == rows
+    mtime = (out / "filter-50" / "metrics.json").stat().st_mtime
+    assert sweep(base, ["element", "filter"], [0.5], out, scopes={"filter": "layer"}, jobs=2) == rows
+    assert (out / "filter-50" / "metrics.json").stat().st_mtime == mtime
+    assert "| filter |" in sweep_table(rows)

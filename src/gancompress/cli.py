@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from gancompress.cli_common import (first_line, granularity_names, listing_option, log_to_stderr, overrides,
-                                    schedule_names, set_option, table1_ids, technique_names, user_errors)
+from gancompress.cli_common import (first_line, granularity_names, jobs_option, listing_option, log_to_stderr,
+                                    overrides, schedule_names, set_option, table1_ids, technique_names, user_errors)
 from gancompress.cli_deploy import bench, export, search, sensitivity
 
 
@@ -167,10 +167,11 @@ def evaluate(recipe, teacher, student, export_dir, fmt, samples, inception, json
 @click.option("--seeds", help="Comma list of seeds (e.g. 0,1,2): one comparison each, then means and spreads.")
 @click.option("--inception", help="Inception TorchScript weights for standard FID.")
 @click.option("--out", default="runs/compare", show_default=True, help="Output directory.")
+@jobs_option
 @set_option
 @user_errors
 def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_path, seed, seeds, inception, out,
-            sets) -> None:
+            jobs, sets) -> None:
     """Table 1: compress with each technique (same budget, seed, inputs) and compare."""
     from gancompress.compare import compare as run_compare, compare_seeds
     from gancompress.config import RunConfig, default_config_for, load_config
@@ -190,9 +191,9 @@ def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_pa
         except ValueError:
             raise click.BadParameter(f"{seeds!r}: expected a comma list of integers, e.g. 0,1,2",
                                      param_hint="--seeds") from None
-        compare_seeds(cfg, rows, out, seed_list)
+        compare_seeds(cfg, rows, out, seed_list, jobs)
     else:
-        run_compare(cfg, rows, out)
+        run_compare(cfg, rows, out, jobs)
     click.echo(Path(out, "compare.md").read_text())
     where = "seed-<s>/ per seed, each with" if seeds is not None else "compare.png,"
     click.echo(f"written to {out}/ (compare.json, compare.md, {where} one run directory per technique)")

@@ -7,12 +7,12 @@ from typing import Callable, Iterable
 
 import click
 
-from gancompress.errors import CheckpointError, NonFiniteLossError
+from gancompress.errors import CheckpointError, NonFiniteLossError, RunsFailed
 from gancompress.registry import UnknownNameError
 
 # OSError covers what the user's paths do: a read-only or full disk, --out under a file, no permission
 USER_ERRORS: tuple[type[BaseException], ...] = (UnknownNameError, ValueError, OSError, CheckpointError,
-                                                NonFiniteLossError)
+                                                NonFiniteLossError, RunsFailed)
 
 
 def user_errors(fn):
@@ -63,6 +63,12 @@ def first_line(obj) -> str:
 def set_option(fn):
     return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                         help="Any config key, dotted (e.g. prune.every=10); repeatable.")(fn)
+
+
+def jobs_option(fn):
+    return click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                        help="Runs at a time, each in its own process with the CPU threads shared out "
+                             "(its output in <run dir>.log); 1: one after another, here.")(fn)
 
 
 class _ListingOption(click.Option):

@@ -6,7 +6,8 @@ row (a) is the dense teacher itself. Results go to ``out/compare.json``, a Markd
 table shaped like the paper's (``out/compare.md``) and one picture sheet with a row of
 samples per technique on the same inputs (``out/compare.png``). With several seeds
 (`compare_seeds`) each seed's comparison goes to ``out/seed-<s>/`` and ``out/compare.md``
-holds every row's mean and sample standard deviation over the seeds.
+holds every row's mean and sample standard deviation over the seeds. With ``jobs`` > 1 the
+rows (of every seed) first run side by side in worker processes (`gancompress.pool`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from gancompress.config import RunConfig
 from gancompress.metrics.result import Metrics
+from gancompress.pool import run_pending
 from gancompress.rundir import RunDir
 from gancompress.techniques.table1 import Row
 
@@ -47,13 +49,21 @@ def qualitative_flag(metrics: dict[str, Any], dense: dict[str, Any]) -> str:
     return "; ".join(flags) or "-"
 
 
-def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict]:
-    """Run every row on `base` (recipe, teacher, prune target, steps, seed); write the results."""
+def row_config(base: RunConfig, row: Row, out: str | Path) -> RunConfig:
+    """`base` set up for one trained row of Table 1, run in ``out/<row id>/``."""
+    # the base config's options tune its own technique (the method's, for the shipped configs)
+    options = {**base.technique_options, **row.options} if row.technique == base.technique else row.options
+    return replace(base, technique=row.technique, technique_options=dict(options), out=str(Path(out) / row.id))
+
+
+def compare(base: RunConfig, rows: list[Row], out: str | Path, jobs: int = 1) -> dict[str, dict]:
+    """Run every row on `base` (recipe, teacher, prune target, steps, seed), `jobs` at a time; write the results."""
     from gancompress.api import (RESUME_MAY_CHANGE, changed_settings, compress, evaluate, feature_net_for,
                                  load_student, load_teacher, resolve_device, write_json)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    run_pending([row_config(base, row, out) for row in rows if row.technique is not None], jobs, desc="techniques")
     device = resolve_device(base.train.device)
     recipe, teacher = load_teacher(base, device)
     feats = feature_net_for(recipe, base.inception)
@@ -68,10 +78,8 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict
             results[row.id] = {**columns, **_numbers(dense), "sparsity": 0.0, "features": feats.description}
             panels[row.id] = (recipe, teacher.cpu())
             continue
-        run_dir = out / row.id
-        # the base config's options tune its own technique (the method's, for the shipped configs)
-        options = {**base.technique_options, **row.options} if row.technique == base.technique else row.options
-        cfg = replace(base, technique=row.technique, technique_options=dict(options), out=str(run_dir))
+        cfg = row_config(base, row, out)
+        run_dir = Path(cfg.out)
         if RunDir(run_dir).is_finished():
             # reused unless a setting that shapes the result changed (a resume may run longer; a reuse may not)
             changed = {k: v for k, v in changed_settings(RunDir(run_dir), cfg).items()
@@ -96,12 +104,16 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path) -> dict[str, dict
     return results
 
 
-def compare_seeds(base: RunConfig, rows: list[Row], out: str | Path, seeds: list[int]) -> dict[str, dict]:
+def compare_seeds(base: RunConfig, rows: list[Row], out: str | Path, seeds: list[int],
+                  jobs: int = 1) -> dict[str, dict]:
     """`compare` once per seed (in ``out/seed-<s>/``), then each row's mean and spread of every number."""
     from gancompress.api import write_json
 
     out = Path(out)
-    runs = {s: compare(replace(base, train=replace(base.train, seed=s)), rows, out / f"seed-{s}") for s in seeds}
+    bases = {s: replace(base, train=replace(base.train, seed=s)) for s in seeds}
+    run_pending([row_config(bases[s], row, out / f"seed-{s}") for s in seeds for row in rows
+                 if row.technique is not None], jobs, desc="techniques x seeds")
+    runs = {s: compare(bases[s], rows, out / f"seed-{s}") for s in seeds}
     summary: dict[str, dict] = {}
     for rid, first in runs[seeds[0]].items():
         entries = [runs[s][rid] for s in seeds]

@@ -13,3 +13,7 @@ class NonFiniteLossError(RuntimeError):
         self.term, self.value, self.step = term, value, step
         where = f"step {step}: " if step is not None else ""
         super().__init__(f"{where}loss term {term!r} is {value}{note}")
+
+
+class RunsFailed(RuntimeError):
+    """Some runs of a batch run in parallel failed; the message names each with its log and error."""

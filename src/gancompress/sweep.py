@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from gancompress.config import RunConfig
+from gancompress.pool import run_pending
 from gancompress.rundir import RunDir
 
 
 def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[float], out: str | Path,
-          scopes: Mapping[str, str] | None = None) -> list[dict]:
-    """Compress `base` at every (granularity, sparsity); one run directory each.
+          scopes: Mapping[str, str] | None = None, jobs: int = 1) -> list[dict]:
+    """Compress `base` at every (granularity, sparsity); one run directory each, `jobs` at a time.
 
     `scopes` overrides the pruning scope per granularity (e.g. filter pruning per layer,
     so that no layer loses all its channels under a global ranking).
@@ -23,22 +24,19 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
     from gancompress.api import compress
 
     out = Path(out)
+    cfgs = [replace(base, out=str(out / f"{gran}-{round(target * 100):02d}"),
+                    prune=replace(base.prune, granularity=gran, target=target,
+                                  scope=(scopes or {}).get(gran, base.prune.scope)))
+            for gran in granularities for target in sparsities]
+    run_pending(cfgs, jobs, desc="sweep")
     rows = []
-    for gran in granularities:
-        scope = (scopes or {}).get(gran, base.prune.scope)
-        for target in sparsities:
-            run_dir = out / f"{gran}-{round(target * 100):02d}"
-            if RunDir(run_dir).is_finished():
-                metrics = RunDir(run_dir).metrics()
-            else:
-                cfg = replace(base, out=str(run_dir),
-                              prune=replace(base.prune, granularity=gran, target=target, scope=scope))
-                metrics = compress(cfg)
-            rows.append({"granularity": gran, "target": target, "run": str(run_dir),
-                         "scope": scope,
-                         "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
-                         "student": metrics["student"], "fid_ratio": metrics.get("fid_ratio"),
-                         "features": metrics["features"]})
+    for cfg in cfgs:
+        metrics = RunDir(cfg.out).metrics() if RunDir(cfg.out).is_finished() else compress(cfg)
+        rows.append({"granularity": cfg.prune.granularity, "target": cfg.prune.target, "run": cfg.out,
+                     "scope": cfg.prune.scope,
+                     "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
+                     "student": metrics["student"], "fid_ratio": metrics.get("fid_ratio"),
+                     "features": metrics["features"]})
     (out / RunDir.SWEEP).write_text(json.dumps(rows, indent=2) + "\n")
     return rows
 

@@ -1,0 +1,73 @@
+"""Many `compress` runs at once, each in its own worker process (`compare --jobs`, `sweep --jobs`).
+
+Runs of a comparison or a sweep are independent: each trains one student in its own run
+directory. `run_pending` starts those whose directory holds no finished run, ``jobs`` at a
+time, and shares the CPU threads out among them (one thread each on a 2-core machine at
+``jobs=2``). A worker's console output goes to ``<run dir>.log`` beside its directory,
+and one progress bar counts the finished runs. A failed run does not stop the others;
+when all have ended, the failures are raised together, naming each run's log. Finished
+runs stay reusable, so the caller then aggregates as if it had run them itself.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from gancompress.config import RunConfig
+from gancompress.errors import RunsFailed
+from gancompress.rundir import RunDir
+
+
+def log_path(cfg: RunConfig) -> Path:
+    """Where a worker writes the console output of run `cfg`: ``<run dir>.log`` beside it."""
+    out = Path(cfg.out)
+    return out.with_name(out.name + ".log")
+
+
+def pending(cfgs: list[RunConfig]) -> list[RunConfig]:
+    """The configs whose run directory does not yet hold a finished run."""
+    return [cfg for cfg in cfgs if not RunDir(cfg.out).is_finished()]
+
+
+def run_pending(cfgs: list[RunConfig], jobs: int, desc: str = "runs") -> None:
+    """Compress every config of `cfgs` not finished yet, `jobs` at a time in worker processes."""
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: must be >= 1")
+    todo = pending(cfgs)
+    if jobs == 1 or not todo:
+        return  # the caller runs them one after another, in its own process, with their own bars
+    threads = max(1, torch.get_num_threads() // min(jobs, len(todo)))
+    failures = []
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as workers:
+        futures = {workers.submit(compress_logged, cfg, threads): cfg for cfg in todo}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"{desc} ({jobs} at a time)", unit="run"):
+            if future.exception() is not None:
+                cfg = futures[future]
+                failures.append(f"{cfg.out}: {future.exception()} (log: {log_path(cfg)})")
+    if failures:
+        raise RunsFailed(f"{len(failures)} of {len(todo)} runs failed; the others are finished and kept:\n  "
+                         + "\n  ".join(failures))
+
+
+def compress_logged(cfg: RunConfig, threads: int) -> None:
+    """Worker: `api.compress(cfg)` on `threads` CPU threads, its console output in `log_path(cfg)`."""
+    from gancompress.api import compress
+
+    torch.set_num_threads(threads)
+    path = log_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as stream, contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+        handler = logging.StreamHandler(stream)
+        logging.getLogger("gancompress").addHandler(handler)
+        logging.getLogger("gancompress").setLevel(logging.INFO)
+        try:
+            compress(cfg)
+        finally:
+            logging.getLogger("gancompress").removeHandler(handler)
