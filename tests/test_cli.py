@@ -79,6 +79,14 @@ def test_compare_writes_table_json_and_sheet(tmp_path):
     changed = run("compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "b", "--steps", "3",
                   "--out", str(out), "--set", "train.batch_size=16", "--set", "technique_options.lambda_dc=0.25")
     assert changed.exit_code != 0 and "holds a finished run with other settings (technique_options" in changed.output
+    # a row interrupted after its checkpoint (no metrics yet) is resumed, not refused as "already holds a run"
+    (out / "b" / "metrics.json").unlink()
+    again = ["compare", "--recipe", "dcgan-digits", "--teacher", str(teacher), "--techniques", "b", "--steps", "3",
+             "--out", str(out), "--set", "train.batch_size=16", "--set", "train.eval_samples=64"]
+    assert run(*again).exit_code == 0 and (out / "b" / "metrics.json").exists()
+    (out / "b" / "metrics.json").unlink()
+    longer = CliRunner().invoke(main, [*again, "--steps", "4"])
+    assert longer.exit_code != 0 and "holds a half-done run with other settings (train.steps: 3, now 4)" in longer.output
 
 
 @pytest.mark.slow

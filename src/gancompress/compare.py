@@ -1,7 +1,8 @@
 """`gancompress compare`: Table 1's techniques on one recipe, same budget, seed and inputs.
 
 Each row of `techniques/table1.py` runs as an ordinary `compress` run in ``out/<id>/``
-(finished runs are reused, so an interrupted comparison continues where it stopped);
+(finished runs are reused and a half-done one is resumed from its checkpoint, so an
+interrupted comparison continues where it stopped);
 row (a) is the dense teacher itself. Results go to ``out/compare.json``, a Markdown
 table shaped like the paper's (``out/compare.md``) and one picture sheet with a row of
 samples per technique on the same inputs (``out/compare.png``). With several seeds
@@ -21,7 +22,7 @@ from tqdm.auto import tqdm
 
 from gancompress.config import RunConfig
 from gancompress.metrics.result import Metrics
-from gancompress.pool import run_pending
+from gancompress.pool import compress_or_resume, run_pending
 from gancompress.rundir import RunDir
 from gancompress.techniques.table1 import Row
 
@@ -58,8 +59,7 @@ def row_config(base: RunConfig, row: Row, out: str | Path) -> RunConfig:
 
 def compare(base: RunConfig, rows: list[Row], out: str | Path, jobs: int = 1) -> dict[str, dict]:
     """Run every row on `base` (recipe, teacher, prune target, steps, seed), `jobs` at a time; write the results."""
-    from gancompress.api import (RESUME_MAY_CHANGE, changed_settings, compress, evaluate, feature_net_for,
-                                 load_student, load_teacher, resolve_device, write_json)
+    from gancompress.api import evaluate, feature_net_for, load_student, load_teacher, resolve_device, write_json
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,17 +80,7 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path, jobs: int = 1) ->
             continue
         cfg = row_config(base, row, out)
         run_dir = Path(cfg.out)
-        if RunDir(run_dir).is_finished():
-            # reused unless a setting that shapes the result changed (a resume may run longer; a reuse may not)
-            changed = {k: v for k, v in changed_settings(RunDir(run_dir), cfg).items()
-                       if k == "train.steps" or k not in RESUME_MAY_CHANGE}
-            if changed:
-                key, (was, now) = next(iter(changed.items()))
-                raise ValueError(f"{run_dir} holds a finished run with other settings ({key}: {was!r}, now {now!r}); "
-                                 "remove it to rerun that row, or choose another --out")
-            metrics = RunDir(run_dir).metrics()
-        else:
-            metrics = compress(cfg)
+        metrics = RunDir(run_dir).metrics() if RunDir(run_dir).is_finished() else compress_or_resume(cfg)
         student = metrics["student"]
         results[row.id] = {**columns, **_numbers(student), "sparsity": student["sparsity"],
                            "fid_ratio": metrics.get("fid_ratio"), "seconds": metrics.get("compress_seconds"),

@@ -2,7 +2,7 @@
 
 Runs of a comparison or a sweep are independent: each trains one student in its own run
 directory. `run_pending` starts those whose directory holds no finished run, ``jobs`` at a
-time, and shares the CPU threads out among them (one thread each on a 2-core machine at
+time (resuming any an interrupted batch left half done), and shares the CPU threads out among them (one thread each on a 2-core machine at
 ``jobs=2``). A worker's console output goes to ``<run dir>.log`` beside its directory,
 and one progress bar counts the finished runs. A failed run does not stop the others;
 when all have ended, the failures are raised together, naming each run's log. Finished
@@ -35,10 +35,29 @@ def pending(cfgs: list[RunConfig]) -> list[RunConfig]:
     return [cfg for cfg in cfgs if not RunDir(cfg.out).is_finished()]
 
 
+def check_reusable(cfg: RunConfig) -> None:
+    """Refuse a run directory of `cfg` that holds a run (finished or half done) with other settings:
+    it would be passed off as this one's (a resume may run longer; a reuse may not)."""
+    from gancompress.api import RESUME_MAY_CHANGE, changed_settings
+
+    run = RunDir(cfg.out)
+    if not run.config_file.exists():
+        return
+    changed = {k: v for k, v in changed_settings(run, cfg).items() if k == "train.steps" or k not in RESUME_MAY_CHANGE}
+    if changed:
+        key, (was, now) = next(iter(changed.items()))
+        state = "finished" if run.is_finished() else "half-done"
+        raise ValueError(f"{run.path} holds a {state} run with other settings ({key}: {was!r}, now {now!r}); "
+                         "remove it to rerun, or choose another --out")
+
+
 def run_pending(cfgs: list[RunConfig], jobs: int, desc: str = "runs") -> None:
-    """Compress every config of `cfgs` not finished yet, `jobs` at a time in worker processes."""
+    """Check every run of `cfgs` may be reused or resumed (`check_reusable`), then compress those not
+    finished yet, `jobs` at a time in worker processes (``jobs=1``: left to the caller)."""
     if jobs < 1:
         raise ValueError(f"jobs={jobs}: must be >= 1")
+    for cfg in cfgs:
+        check_reusable(cfg)
     todo = pending(cfgs)
     if jobs == 1 or not todo:
         return  # the caller runs them one after another, in its own process, with their own bars
@@ -56,10 +75,17 @@ def run_pending(cfgs: list[RunConfig], jobs: int, desc: str = "runs") -> None:
                          + "\n  ".join(failures))
 
 
-def compress_logged(cfg: RunConfig, threads: int) -> None:
-    """Worker: `api.compress(cfg)` on `threads` CPU threads, its console output in `log_path(cfg)`."""
+def compress_or_resume(cfg: RunConfig) -> dict:
+    """`api.compress(cfg)`, resuming the run an interrupted batch left in its directory (its checkpoint)."""
     from gancompress.api import compress
+    from gancompress.training.checkpoint import previous_path
 
+    checkpoint = RunDir(cfg.out).checkpoint
+    return compress(cfg, resume=checkpoint.exists() or previous_path(checkpoint).exists())
+
+
+def compress_logged(cfg: RunConfig, threads: int) -> None:
+    """Worker: `compress_or_resume(cfg)` on `threads` CPU threads, its console output in `log_path(cfg)`."""
     torch.set_num_threads(threads)
     path = log_path(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +94,6 @@ def compress_logged(cfg: RunConfig, threads: int) -> None:
         logging.getLogger("gancompress").addHandler(handler)
         logging.getLogger("gancompress").setLevel(logging.INFO)
         try:
-            compress(cfg)
+            compress_or_resume(cfg)
         finally:
             logging.getLogger("gancompress").removeHandler(handler)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from gancompress.config import RunConfig
-from gancompress.pool import run_pending
+from gancompress.pool import compress_or_resume, run_pending
 from gancompress.rundir import RunDir
 
 
@@ -19,10 +19,9 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
     so that no layer loses all its channels under a global ranking).
 
     Returns one row per run with the student's metrics and the FID ratio to the teacher,
-    and writes them to ``out/sweep.json``. Finished runs (with a metrics.json) are reused.
+    and writes them to ``out/sweep.json``. Finished runs (with a metrics.json) are reused, half-done
+    ones resumed.
     """
-    from gancompress.api import compress
-
     out = Path(out)
     cfgs = [replace(base, out=str(out / f"{gran}-{round(target * 100):02d}"),
                     prune=replace(base.prune, granularity=gran, target=target,
@@ -31,7 +30,7 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
     run_pending(cfgs, jobs, desc="sweep")
     rows = []
     for cfg in cfgs:
-        metrics = RunDir(cfg.out).metrics() if RunDir(cfg.out).is_finished() else compress(cfg)
+        metrics = RunDir(cfg.out).metrics() if RunDir(cfg.out).is_finished() else compress_or_resume(cfg)
         rows.append({"granularity": cfg.prune.granularity, "target": cfg.prune.target, "run": cfg.out,
                      "scope": cfg.prune.scope,
                      "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
