@@ -2,9 +2,10 @@
 
 Runs of a comparison or a sweep are independent: each trains one student in its own run
 directory. `run_pending` starts those whose directory holds no finished run, ``jobs`` at a
-time (resuming any an interrupted batch left half done), and shares the CPU threads out among them (one thread each on a 2-core machine at
-``jobs=2``). A worker's console output goes to ``<run dir>.log`` beside its directory,
-and one progress bar counts the finished runs. A failed run does not stop the others;
+time (resuming any that an interrupted batch left half done), and shares the CPU threads
+out among them (one thread each on a 2-core machine at ``jobs=2``). A worker's console
+output goes to ``<run dir>.log`` beside its directory, and one progress bar counts the
+finished runs. A failed run does not stop the others;
 when all have ended, the failures are raised together, naming each run's log. Finished
 runs stay reusable, so the caller then aggregates as if it had run them itself.
 """
