@@ -7,7 +7,8 @@ import yaml
 from click.testing import CliRunner
 from torch import nn
 
-from gancompress.bench import BenchOptions, bench_models, count_macs, layer_macs, ratios, to_markdown
+from gancompress.bench import (BenchOptions, bench_models, count_macs, layer_latency, layer_macs, layers_markdown, ratios,
+                               to_markdown)
 from gancompress.config import to_dict
 from gancompress.io import save_weights
 from gancompress.nets import example_inputs
@@ -82,6 +83,22 @@ def test_bench_models_rows_ratios_and_table():
     table = to_markdown(result)
     assert "| teacher | G |" in table and "macs_reduction 4.00x" in table
     json.dumps(result)  # serialisable
+
+
+def test_layer_latency_says_where_the_milliseconds_go():
+    big = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.InstanceNorm2d(32), nn.ReLU(), nn.Conv2d(32, 3, 3, padding=1))
+    small = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.InstanceNorm2d(8), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))
+    inputs = ((torch.randn(2, 3, 16, 16),), {})
+    rows = layer_latency({"teacher": big, "student": small}, inputs, repeats=3, warmup=1)
+    assert [r["layer"] for r in rows] == ["0", "3", "(rest)"]
+    assert rows[0]["teacher_macs"] == 16 * 16 * 32 * 3 * 9 and rows[0]["student_macs"] == 16 * 16 * 8 * 3 * 9
+    assert all(r["teacher_ms"] > 0 and r["student_ms"] > 0 for r in rows[:2])
+    assert rows[2]["teacher_macs"] is None and rows[2]["teacher_ms"] is not None  # the norm, ReLU and overhead
+    table = layers_markdown(rows)
+    assert table.splitlines()[0] == ("| layer | teacher MMACs | teacher ms | teacher GMAC/s | student MMACs | student ms "
+                                     "| student GMAC/s | student speed-up |")
+    assert "| (rest) | - |" in table
+    assert not big[0]._forward_hooks and not big[0]._forward_pre_hooks
 
 
 def test_ratios_name_speedups():
@@ -214,7 +231,7 @@ def test_cli_bench_at_an_image_size_with_int8_reports_efficiency(tiny_recipe, tm
                                                                   "teacher": str(tmp_path / "teacher")}))
     out = tmp_path / "b.json"
     text = invoke_ok(main, "bench", "--student", tmp_path / "run", "--image-size", 48, "--int8", "--repeats", 2,
-                     "--json", out)
+                     "--layers", "--json", out)
     result = json.loads(out.read_text())
     rows = {(r["model"], r["net"]): r for r in result["rows"]}
     int8, student = rows[("student-int8", "G_A")], rows[("student", "G_A")]
@@ -223,5 +240,8 @@ def test_cli_bench_at_an_image_size_with_int8_reports_efficiency(tiny_recipe, tm
     ratio = result["ratios"]["G_A"]
     assert ratio["torch_efficiency"] == pytest.approx(ratio["torch_speedup"] / ratio["macs_reduction"], rel=1e-2)
     assert "int8_onnxruntime_speedup" in ratio and "48 px images" in text
+    layers = result["layers"]["G_A"]  # --layers: MACs per layer at 48 px, summing to the generator's
+    assert sum(r["teacher_macs"] or 0 for r in layers) == rows[("teacher", "G_A")]["macs"]
+    assert "G_B, per layer (torch):" in text and "| (rest) |" in text
     native = count_macs(teacher["G_A"].eval(), example_inputs(recipe, teacher)["G_A"])
     assert rows[("teacher", "G_A")]["macs"] == pytest.approx(native * (48 / 32) ** 2, rel=1e-6)  # counted at 48 px

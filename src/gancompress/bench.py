@@ -8,6 +8,7 @@ student's 2:4 semi-structured kernels are timed too (``gancompress.export.semi``
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +34,7 @@ class BenchOptions:
     materialize: bool = True  # bench the student with its dead channels removed
     image_size: int | None = None  # side of the generated images (None: the recipe's own)
     int8: bool = False  # also time the student quantised to int8 (onnxruntime, static, per channel)
+    layers: bool = False  # also time every MAC layer in torch (where the milliseconds go)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -53,6 +55,9 @@ class BenchOptions:
 # -- static costs ---------------------------------------------------------------------------
 def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+MAC_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
 
 def layer_macs(net: nn.Module, inputs: Inputs) -> dict[str, int]:
@@ -78,8 +83,7 @@ def layer_macs(net: nn.Module, inputs: Inputs) -> dict[str, int]:
             macs = out.numel() * module.in_features
         counts[names[module]] = counts.get(names[module], 0) + macs
 
-    hooks = [m.register_forward_hook(hook) for m in net.modules()
-             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, MAC_LAYERS)]
     try:
         with torch.no_grad():
             run(net, inputs)
@@ -177,10 +181,7 @@ def _callables(net: nn.Module, inputs: Inputs, backend: str, threads: int, workd
     """A no-argument function running one forward pass in `backend`."""
     args, kwargs = inputs
     if backend == "torch":
-        def call():
-            with torch.inference_mode():
-                return net(*args, **kwargs)
-        return call
+        return functools.partial(_forward, net, args, kwargs)
     from gancompress.export.formats import export_onnx, onnx_feed, onnx_session
 
     session = onnx_session(export_onnx(net, inputs, workdir / f"{tag}.onnx"), threads)
@@ -209,6 +210,44 @@ def time_interleaved(calls: dict[str, callable], repeats: int, warmup: int) -> d
     return times
 
 
+def layer_latency(models: dict[str, nn.Module], inputs: Inputs, repeats: int, warmup: int) -> list[dict]:
+    """Where each model's torch milliseconds go: one row per MAC layer (module order), its MACs per
+    sample and median ms in every model, then a "(rest)" row (norms, activations, padding, adds: the
+    median forward pass minus its layers). Layers are timed by hooks around them; calls interleaved."""
+    names = list(dict.fromkeys(n for net in models.values() for n, m in net.named_modules()
+                               if isinstance(m, MAC_LAYERS)))
+    seconds = {name: {n: [] for n in names} for name in models}
+    hooks, started = [], {}
+    for name, net in models.items():
+        for n, m in net.named_modules():
+            if isinstance(m, MAC_LAYERS):
+                hooks.append(m.register_forward_pre_hook(lambda *_, n=n: started.__setitem__(n, time.perf_counter())))
+                hooks.append(m.register_forward_hook(
+                    lambda *_, n=n, name=name: seconds[name][n].append(time.perf_counter() - started[n])))
+    args, kwargs = inputs
+    try:
+        calls = {name: functools.partial(_forward, net.eval(), args, kwargs) for name, net in models.items()}
+        time_interleaved(calls, 0, warmup)
+        for per_layer in seconds.values():  # the warm-up calls are not counted
+            for xs in per_layer.values():
+                xs.clear()
+        totals = time_interleaved(calls, repeats, 0)
+    finally:
+        for h in hooks:
+            h.remove()
+    macs = {name: layer_macs(net, inputs) for name, net in models.items()}
+    median = lambda xs: float(torch.tensor(xs, dtype=torch.float64).median()) * 1e3 if xs else None  # noqa: E731
+    rows = [{"layer": n, **{f"{name}_macs": macs[name].get(n) for name in models},
+             **{f"{name}_ms": median(seconds[name][n]) for name in models}} for n in names]
+    rest = {f"{name}_ms": median(totals[name]) - sum(r[f"{name}_ms"] or 0.0 for r in rows) for name in models}
+    return rows + [{"layer": "(rest)", **{f"{name}_macs": None for name in models}, **rest}]
+
+
+def _forward(net: nn.Module, args, kwargs):
+    with torch.inference_mode():
+        return net(*args, **kwargs)
+
+
 # -- teacher vs student --------------------------------------------------------------------------
 def bench_models(models: dict[str, nn.ModuleDict], inputs: dict[str, Inputs],
                  opts: BenchOptions = BenchOptions(), calibration: dict[str, list[Inputs]] | None = None) -> dict:
@@ -235,8 +274,10 @@ def bench_models(models: dict[str, nn.ModuleDict], inputs: dict[str, Inputs],
                 for row in rows:
                     if row["net"] == key and row["model"] in times:
                         row[backend] = _summary(times[row["model"]], opts.batch_size)
+        layers = {key: layer_latency({name: gens[key] for name, gens in models.items()}, inputs[key], opts.repeats,
+                                     opts.warmup) for key in keys} if opts.layers else None
     result = {"device": "cpu", "threads": opts.threads, "torch": torch.__version__, "options": asdict(opts),
-              "rows": rows}
+              "rows": rows, **({"layers": layers} if layers else {})}
     result["ratios"] = ratios(rows, *list(models)[:2]) if len(models) >= 2 else {}
     if calibration and len(models) >= 2:
         int8 = ratios(rows, list(models)[0], f"{list(models)[-1]}-int8")
@@ -360,9 +401,28 @@ def to_markdown(result: dict) -> str:
     for key, ratio in result.get("ratios", {}).items():
         lines.append("")
         lines.append(f"{key}: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratio.items()))
+    for key, layers in result.get("layers", {}).items():
+        lines += ["", f"{key}, per layer (torch):", "", layers_markdown(layers)]
     lines.append("")
     size = result["options"].get("image_size")
     lines.append(f"CPU, {result['threads']} thread(s), batch {result['options']['batch_size']}, "
                  + (f"{size} px images, " if size else "")
                  + f"{result['options']['repeats']} interleaved repeats, torch {result['torch']}")
+    return "\n".join(lines)
+
+
+def layers_markdown(layers: list[dict]) -> str:
+    """`layer_latency` rows as a table: per model MMACs, ms and GMAC/s; speed-up of the last over the first."""
+    models = [k[:-3] for k in layers[0] if k.endswith("_ms")]
+    head = ["layer"] + [f"{m} {c}" for m in models for c in ("MMACs", "ms", "GMAC/s")] + [f"{models[-1]} speed-up"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in layers:
+        cells = [row["layer"]]
+        for m in models:
+            macs, ms = row[f"{m}_macs"], row[f"{m}_ms"]
+            cells += ["-" if macs is None else f"{macs / 1e6:.2f}", "-" if ms is None else f"{ms:.3f}",
+                      f"{macs / ms / 1e6:.1f}" if macs and ms else "-"]
+        first, last = row[f"{models[0]}_ms"], row[f"{models[-1]}_ms"]
+        cells.append(f"{first / last:.2f}x" if first and last and last > 0 else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

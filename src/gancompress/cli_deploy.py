@@ -53,17 +53,19 @@ def export(run_dir, formats, materialize, out, force) -> None:
 @click.option("--no-materialize", is_flag=True, help="Time the masked student as saved (zeros kept).")
 @click.option("--int8", is_flag=True, help="Also time the student quantised to int8 (onnxruntime, calibrated on "
               "the recipe's training data).")
+@click.option("--layers", is_flag=True, help="Also time every convolution / linear layer in torch: where the "
+              "milliseconds go, and how many MACs per second each layer gets.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the results as JSON.")
 @user_errors
-def bench(student, teacher, batch_size, image_size, threads, repeats, backends, no_materialize, int8,
+def bench(student, teacher, batch_size, image_size, threads, repeats, backends, no_materialize, int8, layers,
           json_path) -> None:
     """Parameters, MACs, file size and CPU latency of teacher vs student."""
     from gancompress.api import write_json
     from gancompress.bench import BenchOptions, bench_run, to_markdown
 
     opts = BenchOptions(batch_size=batch_size, image_size=image_size, threads=threads, repeats=repeats,
-                        backends=tuple(backends), materialize=not no_materialize, int8=int8)
+                        backends=tuple(backends), materialize=not no_materialize, int8=int8, layers=layers)
     result = bench_run(student, teacher, opts)
     click.echo(to_markdown(result))
     if json_path:
