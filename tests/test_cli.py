@@ -60,15 +60,18 @@ def compare_on_a_tiny_teacher(tmp_path, *args):
 
 @pytest.mark.slow
 def test_compare_writes_table_json_and_sheet(tmp_path):
-    teacher, out, _ = compare_on_a_tiny_teacher(tmp_path, "--techniques", "a,b,c,m")
+    teacher, out, _ = compare_on_a_tiny_teacher(tmp_path, "--techniques", "a,b,c,m,p")
     results = json.loads((out / "compare.json").read_text())
-    assert list(results) == ["a", "b", "c", "m"]
+    assert list(results) == ["a", "b", "c", "m", "p"]
+    assert results["p"]["sparsity"] < 1e-3 and results["p"]["fid"] != results["a"]["fid"]  # trained, not pruned
+    assert results["b"]["fid_to_control"] == pytest.approx(results["b"]["fid"] / results["p"]["fid"])
     for rid, r in results.items():
         assert r["fid"] > 0 and "coverage" in r and "diversity" in r and r["flag"]
     assert results["a"]["sparsity"] == 0 and results["c"]["sparsity"] == 0
     assert results["b"]["sparsity"] == pytest.approx(0.5, abs=0.01)
     table = (out / "compare.md").read_text()
     assert "| b | self-supervised (the method) | yes | dense | gradual | pretrained | yes | L_GC + L_DC |" in table
+    assert "| FID / (p) |" in table and "| p | dense fine-tuning, same budget (control) | no | dense | none |" in table
     assert (out / "compare.png").stat().st_size > 1000
     # an interrupted comparison continues: finished runs are reused, not redone
     mtime = (out / "b" / "metrics.json").stat().st_mtime

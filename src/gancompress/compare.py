@@ -30,6 +30,7 @@ from gancompress.techniques.table1 import Row
 COLLAPSE_COVERAGE_DROP = 0.15  # classes covered fall by more than this (absolute) ...
 COLLAPSE_DIVERSITY = 0.75  # ... or diversity falls below this fraction of the teacher's
 FAIL_RATIO, ARTIFACT_RATIO, LOSS_RATIO = 5.0, 1.5, 1.15  # FID ratios
+CONTROL = "p"  # the row that trains the teacher the same budget without pruning
 
 
 def qualitative_flag(metrics: dict[str, Any], dense: dict[str, Any]) -> str:
@@ -88,6 +89,8 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path, jobs: int = 1) ->
         panels[row.id] = load_student(run_dir)
     for entry in results.values():
         entry["flag"] = qualitative_flag(entry, dense)
+        if CONTROL in results:  # compression's cost apart from what the same training does anyway
+            entry["fid_to_control"] = entry["fid"] / max(results[CONTROL]["fid"], 1e-12)
     write_json(out / RunDir.COMPARE, results)
     (out / "compare.md").write_text(compare_table(results, base) + "\n")
     picture_sheet(panels, {k: f"({k}) FID {v['fid']:.4g}" for k, v in results.items()}, out / "compare.png")
@@ -147,7 +150,8 @@ def compare_table(results: dict[str, dict], base: RunConfig) -> str:
     yes = {True: "yes", False: "no"}
     any_cov = any("coverage" in r for r in results.values())
     head = ["id", "technique", "G_O used", "student starts", "pruning", "D", "D trained", "student loss",
-            "sparsity", "FID", "FID ratio", *(["coverage"] if any_cov else []), "diversity", "flag"]
+            "sparsity", "FID", "FID ratio", *([f"FID / ({CONTROL})"] if CONTROL in results else []),
+            *(["coverage"] if any_cov else []), "diversity", "flag"]
     lines = [f"Recipe `{base.recipe}`, target sparsity {base.prune.final_sparsity:.0%} "
              f"({base.prune.granularity}, {base.prune.scope} scope), {base.train.steps} steps, seed {base.train.seed}.",
              f"FID features: {next(iter(results.values()))['features']}.", "",
@@ -158,6 +162,7 @@ def compare_table(results: dict[str, dict], base: RunConfig) -> str:
         cells = [rid, r["name"], yes[r["teacher"]], r["student_init"], r["pruning"], r["disc"],
                  yes[r["disc_trained"]] if r["disc"] != "none" else "-", " + ".join(r["losses"]) or "-",
                  f"{r['sparsity']:.3f}", f"{r['fid']:.4g}", "-" if ratio is None else f"{ratio:.3f}",
+                 *([_fmt(r["fid_to_control"])] if CONTROL in results else []),
                  *([_fmt(r.get("coverage"))] if any_cov else []), _fmt(r.get("diversity")), r.get("flag", "-")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Table 1 of the paper as data: each row (a)-(n) is a technique plus options; (o) goes beyond it.
+"""Table 1 of the paper as data: each row (a)-(n) is a technique plus options; (o) goes beyond it and
+(p) is a control (the teacher trained the same budget, nothing pruned).
 
 The columns say what the row claims: whether the dense teacher G_O is used while
 compressing, how the student starts, how it is pruned, which discriminator it meets
@@ -70,6 +71,9 @@ ROWS: dict[str, Row] = {r.id: r for r in (
     # beyond the paper: the method plus output distillation (issue 20's diagnosis of rows (b) vs (g))
     Row("o", "self-supervised + output distillation (ours)", "self-supervised", {"distill": DISTILL_BESIDE},
         teacher=True, losses=("L_GC", "L_DC", "distill")),
+    # the control: what the same budget of training does without compression. A student better than the
+    # teacher but no better than this measures further training, not compression (issue 19)
+    Row("p", "dense fine-tuning, same budget (control)", _FT, {"prune": "none"}, pruning="none"),
 )}
 
 
