@@ -11,16 +11,18 @@ runs stay reusable, so the caller then aggregates as if it had run them itself.
 """
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import subprocess
+import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from gancompress.config import RunConfig
+from gancompress.config import RunConfig, from_mapping, to_dict
 from gancompress.errors import RunsFailed
 from gancompress.rundir import RunDir
 
@@ -64,16 +66,34 @@ def run_pending(cfgs: list[RunConfig], jobs: int, desc: str = "runs") -> None:
         return  # the caller runs them one after another, in its own process, with their own bars
     threads = max(1, torch.get_num_threads() // min(jobs, len(todo)))
     failures = []
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as workers:
-        futures = {workers.submit(compress_logged, cfg, threads): cfg for cfg in todo}
+    # each worker is a fresh `python -m gancompress.pool`: unlike multiprocessing's spawn, it does not
+    # re-import the caller's main script (which, unguarded, would start the whole batch again)
+    with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as workers:
+        futures = {workers.submit(_run_worker, cfg, threads): cfg for cfg in todo}
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"{desc} ({jobs} at a time)", unit="run"):
-            if future.exception() is not None:
+            if future.result() is not None:
                 cfg = futures[future]
-                failures.append(f"{cfg.out}: {future.exception()} (log: {log_path(cfg)})")
+                failures.append(f"{cfg.out}: {future.result()} (log: {log_path(cfg)})")
     if failures:
         raise RunsFailed(f"{len(failures)} of {len(todo)} runs failed; the others are finished and kept:\n  "
                          + "\n  ".join(failures))
+
+
+ERROR_MARK = "gancompress.pool error: "
+
+
+def _run_worker(cfg: RunConfig, threads: int) -> str | None:
+    """Run `cfg` in a worker process; None when it finished, else its error (the log's last marked line)."""
+    path = log_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as stream:
+        code = subprocess.run([sys.executable, "-m", "gancompress.pool", json.dumps(to_dict(cfg)), str(threads)],
+                              stdout=stream, stderr=subprocess.STDOUT).returncode
+    if code == 0:
+        return None
+    errors = [line[len(ERROR_MARK):] for line in path.read_text(errors="replace").splitlines()
+              if line.startswith(ERROR_MARK)]
+    return errors[-1] if errors else f"the worker exited with code {code}"
 
 
 def compress_or_resume(cfg: RunConfig) -> dict:
@@ -85,16 +105,19 @@ def compress_or_resume(cfg: RunConfig) -> dict:
     return compress(cfg, resume=checkpoint.exists() or previous_path(checkpoint).exists())
 
 
-def compress_logged(cfg: RunConfig, threads: int) -> None:
-    """Worker: `compress_or_resume(cfg)` on `threads` CPU threads, its console output in `log_path(cfg)`."""
-    torch.set_num_threads(threads)
-    path = log_path(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as stream, contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
-        handler = logging.StreamHandler(stream)
-        logging.getLogger("gancompress").addHandler(handler)
-        logging.getLogger("gancompress").setLevel(logging.INFO)
-        try:
-            compress_or_resume(cfg)
-        finally:
-            logging.getLogger("gancompress").removeHandler(handler)
+def worker_main(argv: list[str]) -> int:
+    """``python -m gancompress.pool CONFIG_JSON THREADS``: one run, its output on stdout / stderr (the log)."""
+    cfg = from_mapping(RunConfig, json.loads(argv[0]))
+    torch.set_num_threads(int(argv[1]))
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        compress_or_resume(cfg)
+    except Exception as err:  # noqa: BLE001 -- reported to the parent by its marked line, traceback above it
+        traceback.print_exc()
+        print(ERROR_MARK + (str(err).splitlines() or [type(err).__name__])[0], file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(sys.argv[1:]))
