@@ -144,6 +144,11 @@ def _distributed(device: torch.device) -> Iterator[tuple[DistEnv, torch.device]]
         leave(env, finished)
 
 
+def holds_checkpoint(run: RunDir) -> bool:
+    """Whether `run` holds a training checkpoint (or the previous one, kept while the next is written)."""
+    return run.checkpoint.exists() or previous_path(run.checkpoint).exists()
+
+
 @contextmanager
 def _claimed(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv(), teacher: Path | None = None) -> Iterator[Path]:
     """`cfg.out`, held by this run for its whole length (one run per directory), checked and prepared:
@@ -153,7 +158,7 @@ def _claimed(cfg: RunConfig, resume: bool, env: DistEnv = DistEnv(), teacher: Pa
         raise ValueError(f"--out {str(run.path)!r} is the teacher's folder: the run would overwrite its files; "
                          "choose another --out")
     with run.locked(enabled=env.is_main):
-        if not resume and (run.checkpoint.exists() or previous_path(run.checkpoint).exists()):
+        if not resume and holds_checkpoint(run):
             raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it or choose "
                                   "another --out")
         if resume and run.config_file.exists():

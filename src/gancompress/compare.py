@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from gancompress.config import RunConfig
 from gancompress.metrics.result import Metrics
-from gancompress.pool import compress_or_resume, run_pending
+from gancompress.pool import run_metrics, run_pending
 from gancompress.rundir import RunDir
 from gancompress.techniques.table1 import Row
 
@@ -80,13 +80,12 @@ def compare(base: RunConfig, rows: list[Row], out: str | Path, jobs: int = 1) ->
             panels[row.id] = (recipe, teacher.cpu())
             continue
         cfg = row_config(base, row, out)
-        run_dir = Path(cfg.out)
-        metrics = RunDir(run_dir).metrics() if RunDir(run_dir).is_finished() else compress_or_resume(cfg)
+        metrics = run_metrics(cfg)
         student = metrics["student"]
         results[row.id] = {**columns, **_numbers(student), "sparsity": student["sparsity"],
                            "fid_ratio": metrics.get("fid_ratio"), "seconds": metrics.get("compress_seconds"),
-                           "features": metrics["features"], "run": str(run_dir)}
-        panels[row.id] = load_student(run_dir)
+                           "features": metrics["features"], "run": cfg.out}
+        panels[row.id] = load_student(cfg.out)
     for entry in results.values():
         entry["flag"] = qualitative_flag(entry, dense)
         if CONTROL in results:  # compression's cost apart from what the same training does anyway

@@ -5,9 +5,9 @@ directory. `run_pending` starts those whose directory holds no finished run, ``j
 time (resuming any that an interrupted batch left half done), and shares the CPU threads
 out among them (one thread each on a 2-core machine at ``jobs=2``). A worker's console
 output goes to ``<run dir>.log`` beside its directory, and one progress bar counts the
-finished runs. A failed run does not stop the others;
-when all have ended, the failures are raised together, naming each run's log. Finished
-runs stay reusable, so the caller then aggregates as if it had run them itself.
+finished runs. A failed run does not stop the others; when all have ended, the failures
+are raised together, naming each run's log. Finished runs stay reusable, so the caller
+then aggregates them with `run_metrics` as if it had run them itself.
 """
 from __future__ import annotations
 
@@ -96,13 +96,13 @@ def _run_worker(cfg: RunConfig, threads: int) -> str | None:
     return errors[-1] if errors else f"the worker exited with code {code}"
 
 
-def compress_or_resume(cfg: RunConfig) -> dict:
-    """`api.compress(cfg)`, resuming the run an interrupted batch left in its directory (its checkpoint)."""
-    from gancompress.api import compress
-    from gancompress.training.checkpoint import previous_path
+def run_metrics(cfg: RunConfig) -> dict:
+    """The metrics of run `cfg`: a finished run's as saved, else `api.compress(cfg)`, resuming the run an
+    interrupted batch left in its directory (its checkpoint)."""
+    from gancompress.api import compress, holds_checkpoint
 
-    checkpoint = RunDir(cfg.out).checkpoint
-    return compress(cfg, resume=checkpoint.exists() or previous_path(checkpoint).exists())
+    run = RunDir(cfg.out)
+    return run.metrics() if run.is_finished() else compress(cfg, resume=holds_checkpoint(run))
 
 
 def worker_main(argv: list[str]) -> int:
@@ -111,7 +111,7 @@ def worker_main(argv: list[str]) -> int:
     torch.set_num_threads(int(argv[1]))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        compress_or_resume(cfg)
+        run_metrics(cfg)
     except Exception as err:  # noqa: BLE001 -- reported to the parent by its marked line, traceback above it
         traceback.print_exc()
         print(ERROR_MARK + (str(err).splitlines() or [type(err).__name__])[0], file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from gancompress.config import RunConfig
-from gancompress.pool import compress_or_resume, run_pending
+from gancompress.pool import run_metrics, run_pending
 from gancompress.rundir import RunDir
 
 
@@ -30,7 +30,7 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
     run_pending(cfgs, jobs, desc="sweep")
     rows = []
     for cfg in cfgs:
-        metrics = RunDir(cfg.out).metrics() if RunDir(cfg.out).is_finished() else compress_or_resume(cfg)
+        metrics = run_metrics(cfg)
         rows.append({"granularity": cfg.prune.granularity, "target": cfg.prune.target, "run": cfg.out,
                      "scope": cfg.prune.scope,
                      "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
