@@ -64,7 +64,7 @@ def test_mac_counts_agree_with_torch_pruning_where_conventions_agree(name, tiny_
 def test_options_are_validated():
     with pytest.raises(ValueError, match="bench.threads"):
         BenchOptions(threads=0)
-    with pytest.raises(ValueError, match="valid: torch, onnxruntime"):
+    with pytest.raises(ValueError, match="valid: torch, torch-nhwc, onnxruntime"):
         BenchOptions(backends=("tensorrt",))
 
 
@@ -73,15 +73,18 @@ def test_bench_models_rows_ratios_and_table():
     big = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 3, 3, padding=1))})
     small = nn.ModuleDict({"G": nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))})
     inputs = {"G": ((torch.randn(1, 3, 16, 16),), {})}
-    result = bench_models({"teacher": big, "student": small}, inputs, BenchOptions(repeats=3, warmup=1))
+    opts = BenchOptions(repeats=3, warmup=1, backends=("torch", "torch-nhwc", "onnxruntime"))
+    result = bench_models({"teacher": big, "student": small}, inputs, opts)
     rows = {r["model"]: r for r in result["rows"]}
     assert rows["teacher"]["macs"] == 4 * rows["student"]["macs"]
-    for backend in ("torch", "onnxruntime"):
+    assert big["G"][0].weight.is_contiguous()  # the channels-last copy leaves the caller's net as it was
+    for backend in ("torch", "torch-nhwc", "onnxruntime"):
         s = rows["student"][backend]
         assert 0 < s["ms_median"] <= s["ms_p90"] and s["images_per_s"] > 0
     assert result["ratios"]["G"]["macs_reduction"] == pytest.approx(4.0)
     table = to_markdown(result)
-    assert "| teacher | G |" in table and "macs_reduction 4.00x" in table
+    assert "| teacher | G |" in table and "macs_reduction 4.00x" in table and "torch-nhwc ms (median)" in table
+    assert "torch-nhwc_speedup" in result["ratios"]["G"]
     json.dumps(result)  # serialisable
 
 

@@ -1,13 +1,15 @@
 """Deployment cost of teacher vs student generators: parameters, MACs, file size, latency.
 
-Latency is measured in torch and in onnxruntime on CPU with a fixed thread count,
-teacher and student calls interleaved (so drifting machine load hits both alike);
+Latency is measured in torch (default NCHW layout, or ``torch-nhwc``: the nets and images in
+channels-last layout, which oneDNN often runs faster on thin pruned layers) and in onnxruntime
+on CPU with a fixed thread count, teacher and student calls interleaved (so drifting machine load hits both alike);
 median, p90 and throughput (images per second at the median). On a CUDA machine the
 student's 2:4 semi-structured kernels are timed too (``gancompress.export.semi``).
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import tempfile
 import time
@@ -21,7 +23,8 @@ from gancompress.export.materialize import materialize
 from gancompress.nets import Inputs, example_inputs, run
 from gancompress.rundir import RunDir
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "torch-nhwc", "onnxruntime")
+DEFAULT_BACKENDS = ("torch", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class BenchOptions:
     threads: int = 1
     repeats: int = 30
     warmup: int = 3
-    backends: tuple = BACKENDS
+    backends: tuple = DEFAULT_BACKENDS
     materialize: bool = True  # bench the student with its dead channels removed
     image_size: int | None = None  # side of the generated images (None: the recipe's own)
     int8: bool = False  # also time the student quantised to int8 (onnxruntime, static, per channel)
@@ -182,6 +185,11 @@ def _callables(net: nn.Module, inputs: Inputs, backend: str, threads: int, workd
     args, kwargs = inputs
     if backend == "torch":
         return functools.partial(_forward, net, args, kwargs)
+    if backend == "torch-nhwc":
+        nhwc = copy.deepcopy(net).to(memory_format=torch.channels_last)
+        args = [a.contiguous(memory_format=torch.channels_last) if torch.is_tensor(a) and a.dim() == 4 else a
+                for a in args]
+        return functools.partial(_forward, nhwc, args, kwargs)
     from gancompress.export.formats import export_onnx, onnx_feed, onnx_session
 
     session = onnx_session(export_onnx(net, inputs, workdir / f"{tag}.onnx"), threads)

@@ -48,8 +48,9 @@ def export(run_dir, formats, materialize, out, force) -> None:
               "convolutional generators only.")
 @click.option("--threads", type=int, default=1, show_default=True, help="CPU threads (torch and onnxruntime).")
 @click.option("--repeats", type=int, default=30, show_default=True)
-@click.option("--backend", "backends", multiple=True, type=click.Choice(["torch", "onnxruntime"]),
-              default=("torch", "onnxruntime"), show_default=True)
+@click.option("--backend", "backends", multiple=True, type=click.Choice(["torch", "torch-nhwc", "onnxruntime"]),
+              default=("torch", "onnxruntime"), show_default=True,
+              help="Repeat to time several; torch-nhwc is torch with nets and images in channels-last layout.")
 @click.option("--no-materialize", is_flag=True, help="Time the masked student as saved (zeros kept).")
 @click.option("--int8", is_flag=True, help="Also time the student quantised to int8 (onnxruntime, calibrated on "
               "the recipe's training data).")
