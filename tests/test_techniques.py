@@ -87,6 +87,12 @@ def test_consistency_golden_values():
     assert parts["fake"].item() == pytest.approx(0.25)
     _, parts = consistency(teacher, student, weights, "one-sided", "batch")
     assert parts["fake"].item() == pytest.approx(0.0)
+    # unnormalised: the differences in the terms' own scale: per-sample fake mean(0.5, 1.5) = 1.0; batch fake
+    # |2 - 1.5| = 0.5; one-sided batch, D terms: fake 0.5, adv 0 (the student's mean equals the teacher's)
+    _, parts = consistency(teacher, student, weights, "abs", "sample", normalise=False)
+    assert parts["fake"].item() == pytest.approx(1.0) and parts["adv"].item() == pytest.approx(1.0)
+    total, parts = consistency(teacher, student, weights, "one-sided", "batch", worse=-1.0, normalise=False)
+    assert parts["fake"].item() == pytest.approx(0.5) and total.item() == pytest.approx(1.0)
 
 
 def test_consistency_has_no_gradient_into_teacher():

@@ -13,6 +13,8 @@ w_k and v_j are the recipe's original loss weights; the ``weights`` option overr
 some by logged name. A term whose teacher value is tiny (StarGAN's ``GC/cls``) turns
 batch noise into a large normalised difference, which the abs form also follows when the
 student is *better* than the teacher; ``form: one-sided`` penalises only the worse side.
+``normalise: false`` (beyond the paper) drops the division: each term's difference stays in the
+recipe's own loss scale, so a near-zero teacher term is not magnified thousands of times.
 
 The pretrained discriminator keeps training with its original loss on real data vs
 both the student's and the teacher's fakes (``freeze_d`` keeps it fixed instead).
@@ -48,6 +50,7 @@ class SelfSupervisedOptions:
     # sample: normalise per sample, then mean (as the StyleGAN2 code); batch: ratio of batch means;
     # pooled: per-sample differences over the teacher's mean magnitude (no near-zero per-sample divisors)
     reduction: str = "sample"
+    normalise: bool = True  # divide by the teacher's magnitude (the paper); False: raw differences
     # per-term weights of L_GC / L_DC by logged name (e.g. {"GC/cls": 0.1}); others keep the recipe's
     weights: dict[str, float] = field(default_factory=dict)
     freeze_d: bool = False  # keep D_O fixed
@@ -73,12 +76,14 @@ class SelfSupervisedOptions:
 
 
 def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float], form: str = "abs",
-                reduction: str = "batch", eps: float = 1e-8, worse: float = 1.0) -> tuple[torch.Tensor, Terms]:
+                reduction: str = "batch", eps: float = 1e-8, worse: float = 1.0,
+                normalise: bool = True) -> tuple[torch.Tensor, Terms]:
     """Weighted sum of normalised teacher-student differences; also each term's value.
 
     Teacher values are treated as constants. ``worse`` is the sign of (student - teacher)
     when the student is worse: +1 for generator terms, -1 for the discriminator's (used by
-    the one-sided form). Returns (total, {term: normalised diff}).
+    the one-sided form). ``normalise=False`` leaves the differences undivided.
+    Returns (total, {term: (normalised) diff}).
     """
     parts: Terms = {}
     for name, s_val in student.items():
@@ -87,7 +92,9 @@ def consistency(teacher: Terms, student: Terms, weights: Mapping[str, float], fo
             t_val, s_val = t_val.mean(), s_val.mean()
         scale = t_val.abs().mean() if reduction == "pooled" else t_val.abs()
         gap = worse * (s_val - t_val)
-        diff = (gap.clamp(min=0) if form == "one-sided" else gap.abs()) / (scale + eps)
+        diff = gap.clamp(min=0) if form == "one-sided" else gap.abs()
+        if normalise:
+            diff = diff / (scale + eps)
         parts[name] = (diff**2 if form == "squared" else diff).mean()
     total = sum(weights.get(k, 1.0) * v for k, v in parts.items())
     return total, parts
@@ -130,8 +137,9 @@ class SelfSupervisedCompression(Technique):
             d_t = {k: v.detach() for k, v in r.discriminator_terms(d, batch, t_out).items()}
             g_s = finite("G", r.generator_terms(self.gens, d, batch, s_out))
             d_s = finite("DC", r.discriminator_terms(d, batch, s_out))
-        l_gc, gc_parts = consistency(g_t, g_s, self.gc_weights, o.form, o.reduction, o.eps)
-        l_dc, dc_parts = consistency(d_t, d_s, self.dc_weights, o.form, o.reduction, o.eps, worse=-1.0)
+        l_gc, gc_parts = consistency(g_t, g_s, self.gc_weights, o.form, o.reduction, o.eps, normalise=o.normalise)
+        l_dc, dc_parts = consistency(d_t, d_s, self.dc_weights, o.form, o.reduction, o.eps, worse=-1.0,
+                                     normalise=o.normalise)
         loss = l_gc + o.lambda_dc * l_dc
         extra = {}
         if o.distill > 0:
