@@ -21,7 +21,7 @@ TINY = ["train.steps=3", "train.batch_size=4", "train.eval_samples=16", "train.e
         "train.ckpt_every=0", "prune.every=1"]
 TAKES_SET = ("train", "compress", "compare", "demo", "search")
 SHORTER = {  # options appended (the last one given wins) to keep the long commands short
-    "compare": ["--techniques", "a,b,g"],  # three of the sixteen rows
+    "compare": ["--techniques", "a,b,g"],  # three of the seventeen rows
     "search": ["--rounds", "2"],
     "bench": ["--repeats", "3"],
     "evaluate": ["--samples", "64"],

@@ -133,7 +133,7 @@ def test_lit_feeds_sections_the_teacher_inputs(tiny_recipe):
 
 def test_rows_for_rejects_unknown_ids():
     assert [r.id for r in rows_for("b, a,b")] == ["b", "a"]
-    assert len(rows_for(None)) == 16  # the paper's (a)-(n), our (o) and the control (p)
+    assert len(rows_for(None)) == 17  # the paper's (a)-(n), our (o) and (q), and the control (p)
     with pytest.raises(ValueError, match="unknown technique id 'z'"):
         rows_for("a,z")
 

@@ -1,5 +1,5 @@
-"""Table 1 of the paper as data: each row (a)-(n) is a technique plus options; (o) goes beyond it and
-(p) is a control (the teacher trained the same budget, nothing pruned).
+"""Table 1 of the paper as data: each row (a)-(n) is a technique plus options; (o) and (q) go beyond
+it and (p) is a control (the teacher trained the same budget, nothing pruned).
 
 The columns say what the row claims: whether the dense teacher G_O is used while
 compressing, how the student starts, how it is pruned, which discriminator it meets
@@ -8,7 +8,7 @@ names it logs as ``loss/<part>``). `tests/test_table1.py` checks every claim aga
 the instantiated technique, so the table cannot drift from the code.
 
 Student losses: ``L_GC`` / ``L_DC`` are the method's normalised teacher-student
-differences of the generator / discriminator terms; ``gan`` is the student's own
+differences of the generator / discriminator terms (undivided in row (q)); ``gan`` is the student's own
 weighted GAN loss; ``distill`` an L1 (or squared) distance to the teacher's outputs;
 ``adv_kd`` the GAN loss against a new D that tells teacher from student outputs;
 ``features`` LIT's per-section distances.
@@ -74,6 +74,10 @@ ROWS: dict[str, Row] = {r.id: r for r in (
     # the control: what the same budget of training does without compression. A student better than the
     # teacher but no better than this measures further training, not compression (issue 19)
     Row("p", "dense fine-tuning, same budget (control)", _FT, {"prune": "none"}, pruning="none"),
+    # beyond the paper: (b) without the division by the teacher's values, which at 90% magnifies
+    # near-zero terms (StarGAN's G/cls, SRGAN's content loss) into the failure of (b)
+    Row("q", "self-supervised, unnormalised differences (ours)", "self-supervised",
+        {"distill": 0.0, "normalise": False}, teacher=True, losses=("L_GC", "L_DC")),
 )}
 
 
