@@ -1,5 +1,6 @@
 """End-to-end CLI runs on tiny settings (one per family) and user-facing errors."""
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -156,3 +157,20 @@ def test_sweep_runs_side_by_side_and_reuses_finished_runs(tmp_path):
     assert sweep(base, ["element", "filter"], [0.5], out, scopes={"filter": "layer"}, jobs=2) == rows
     assert (out / "filter-50" / "metrics.json").stat().st_mtime == mtime
     assert "| filter |" in sweep_table(rows)
+
+
+def test_sweep_with_seeds_runs_each_cell_per_seed_and_tables_mean_and_spread(tmp_path, monkeypatch):
+    """Run folders and seeds per cell (the runs themselves stubbed: the real ones are the test above)."""
+    from gancompress import sweep as sweep_module
+    from gancompress.config import load_config
+
+    started = []
+    monkeypatch.setattr(sweep_module, "run_pending", lambda cfgs, jobs, desc: started.extend(cfgs))
+    fids = {0: 110.0, 1: 120.0}
+    monkeypatch.setattr(sweep_module, "run_metrics", lambda cfg: {
+        "student": {"sparsity": cfg.prune.target, "fid": fids[cfg.train.seed]}, "teacher": {"fid": 100.0},
+        "fid_ratio": fids[cfg.train.seed] / 100.0, "features": "f"})
+    rows = sweep_module.sweep(load_config("dcgan-digits", []), ["element"], [0.5], tmp_path, seeds=[0, 1])
+    assert [Path(c.out).name for c in started] == ["element-50-s0", "element-50-s1"]
+    assert [(c.train.seed, r["seed"]) for c, r in zip(started, rows)] == [(0, 0), (1, 1)]
+    assert "| element | 100.000 | 115.000 ± 7.1 (1.150 ± 0.071x) [2] |" in sweep_module.sweep_table(rows)

@@ -14,6 +14,13 @@ def test_overrides_parse_yaml_values():
     assert cfg.prune.target == 0.75 and cfg.train.steps == 12 and cfg.prune.include == ("G.main.0",)
 
 
+@pytest.mark.parametrize("text, value", [("3e-4", 3e-4), ("-1E5", -1e5), ("2.0e-4", 2e-4), ("7", 7), ("1e", "1e")])
+def test_overrides_read_floats_without_a_dot(text, value):
+    """Untyped options (a term weight) keep "3e-4" a number, not YAML 1.1's string."""
+    cfg = load_config(None, [f"technique_options.weights.G/adv={text}"])
+    assert cfg.technique_options["weights"]["G/adv"] == value
+
+
 @pytest.mark.parametrize("override, key", [
     ("prune.bogus=1", "prune.bogus"),
     ("train.stepz=3", "train.stepz"),

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from gancompress.cli_common import (first_line, granularity_names, jobs_option, listing_option, log_to_stderr,
-                                    overrides, schedule_names, set_option, table1_ids, technique_names, user_errors)
+                                    overrides, schedule_names, seeds_option, set_option, table1_ids, technique_names,
+                                    user_errors)
 from gancompress.cli_deploy import bench, export, search, sensitivity
 
 
@@ -164,7 +165,7 @@ def evaluate(recipe, teacher, student, export_dir, fmt, samples, inception, json
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Base YAML config (default: the recipe's shipped config).")
 @click.option("--seed", type=int)
-@click.option("--seeds", help="Comma list of seeds (e.g. 0,1,2): one comparison each, then means and spreads.")
+@seeds_option("Comma list of seeds (e.g. 0,1,2): one comparison each, then means and spreads.")
 @click.option("--inception", help="Inception TorchScript weights for standard FID.")
 @click.option("--out", default="runs/compare", show_default=True, help="Output directory.")
 @jobs_option
@@ -186,12 +187,7 @@ def compare(recipe, techniques, sparsity, granularity, steps, teacher, config_pa
     if seeds is not None:
         if seed is not None:
             raise click.BadParameter("give --seed or --seeds, not both", param_hint="--seeds")
-        try:
-            seed_list = [int(s) for s in seeds.split(",")]
-        except ValueError:
-            raise click.BadParameter(f"{seeds!r}: expected a comma list of integers, e.g. 0,1,2",
-                                     param_hint="--seeds") from None
-        compare_seeds(cfg, rows, out, seed_list, jobs)
+        compare_seeds(cfg, rows, out, seeds, jobs)
     else:
         run_compare(cfg, rows, out, jobs)
     click.echo(Path(out, "compare.md").read_text())

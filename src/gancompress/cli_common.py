@@ -71,6 +71,20 @@ def jobs_option(fn):
                              "(its output in <run dir>.log); 1: one after another, here.")(fn)
 
 
+def _seed_list(ctx, param, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(s) for s in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected a comma list of integers, e.g. 0,1,2") from None
+
+
+def seeds_option(help: str):
+    """``--seeds 0,1,2`` as a list of ints (None when not given); anything else is a usage error."""
+    return click.option("--seeds", callback=_seed_list, metavar="S,S,...", help=help)
+
+
 class _ListingOption(click.Option):
     """An option whose help lists a registry's names, looked up only when help is shown
     (importing the registries imports torch; ``gancompress --version`` should not wait for it)."""

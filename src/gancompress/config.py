@@ -173,7 +173,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. prune.target=0.75")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw)
+        value = read_yaml(raw)
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:

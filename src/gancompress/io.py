@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -109,6 +110,12 @@ class _StrictLoader(yaml.SafeLoader):
                                                         key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+# YAML 1.2 floats without a dot ("3e-4", "1E5"): PyYAML's YAML 1.1 rules read them as strings, so an
+# untyped option such as a term weight would silently become the text "3e-4".
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+                                    list("-+0123456789"))
 
 
 def read_yaml(text: str):

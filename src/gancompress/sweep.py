@@ -1,7 +1,8 @@
-"""Sweeps over granularity x sparsity: our version of the paper's Table 2 rows."""
+"""Sweeps over granularity x sparsity (x seed): our version of the paper's Table 2 rows."""
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -12,8 +13,9 @@ from gancompress.rundir import RunDir
 
 
 def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[float], out: str | Path,
-          scopes: Mapping[str, str] | None = None, jobs: int = 1) -> list[dict]:
-    """Compress `base` at every (granularity, sparsity); one run directory each, `jobs` at a time.
+          scopes: Mapping[str, str] | None = None, jobs: int = 1, seeds: Iterable[int] | None = None) -> list[dict]:
+    """Compress `base` at every (granularity, sparsity), and with `seeds` once per seed; one run directory
+    each (``out/<granularity>-<percent>``, with seeds ``...-s<seed>``), `jobs` at a time.
 
     `scopes` overrides the pruning scope per granularity (e.g. filter pruning per layer,
     so that no layer loses all its channels under a global ranking).
@@ -23,16 +25,18 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
     ones resumed.
     """
     out = Path(out)
-    cfgs = [replace(base, out=str(out / f"{gran}-{round(target * 100):02d}"),
+    seeds = list(seeds) if seeds is not None else [None]
+    cfgs = [replace(base, out=str(out / (f"{gran}-{round(target * 100):02d}" + ("" if seed is None else f"-s{seed}"))),
+                    train=base.train if seed is None else replace(base.train, seed=seed),
                     prune=replace(base.prune, granularity=gran, target=target,
                                   scope=(scopes or {}).get(gran, base.prune.scope)))
-            for gran in granularities for target in sparsities]
+            for gran in granularities for target in sparsities for seed in seeds]
     run_pending(cfgs, jobs, desc="sweep")
     rows = []
     for cfg in cfgs:
         metrics = run_metrics(cfg)
-        rows.append({"granularity": cfg.prune.granularity, "target": cfg.prune.target, "run": cfg.out,
-                     "scope": cfg.prune.scope,
+        rows.append({"granularity": cfg.prune.granularity, "target": cfg.prune.target, "seed": cfg.train.seed,
+                     "run": cfg.out, "scope": cfg.prune.scope,
                      "sparsity": metrics["student"]["sparsity"], "teacher": metrics["teacher"],
                      "student": metrics["student"], "fid_ratio": metrics.get("fid_ratio"),
                      "features": metrics["features"]})
@@ -41,17 +45,25 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
 
 
 def sweep_table(rows: list[dict], metric: str = "fid") -> str:
-    """Markdown: one line per granularity, dense value then each sparsity as value (ratio)."""
+    """Markdown: one line per granularity, dense value then each sparsity as value (ratio); where a cell
+    has several seeds, their mean ± sample standard deviation and the seed count."""
     targets = sorted({r["target"] for r in rows})
     grans = list(dict.fromkeys(r["granularity"] for r in rows))
     teacher = rows[0]["teacher"][metric]
     head = "| granularity | dense | " + " | ".join(f"{t:.0%}" for t in targets) + " |"
     lines = [head, "|" + "---|" * (len(targets) + 2)]
     for gran in grans:
-        cells = []
-        for t in targets:
-            row = next((r for r in rows if r["granularity"] == gran and r["target"] == t), None)
-            value = row["student"][metric] if row else None
-            cells.append("-" if value is None else f"{value:.3f} ({value / teacher:.3f}x)")
+        cells = [_cell([r["student"][metric] for r in rows if r["granularity"] == gran and r["target"] == t
+                        and r["student"].get(metric) is not None], teacher) for t in targets]
         lines.append(f"| {gran} | {teacher:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(values: list[float], teacher: float) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3f} ({values[0] / teacher:.3f}x)"
+    ratios = [v / teacher for v in values]
+    return (f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.2g} "
+            f"({statistics.fmean(ratios):.3f} ± {statistics.stdev(ratios):.2g}x) [{len(values)}]")
