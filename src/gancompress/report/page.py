@@ -73,8 +73,8 @@ def sweep_section(run: Path) -> Section:
     sec = Section(f"{run.name}: sparsity sweep")
     if rows:
         sec.notes.append(f"FID features: {rows[0]['features']}")
-        sec.tables.append((["granularity", "target", "sparsity", "FID", "FID ratio", "coverage", "diversity"],
-                           [[r["granularity"], f"{r['target']:.0%}", f"{r['sparsity']:.3f}",
+        sec.tables.append((["granularity", "target", "seed", "sparsity", "FID", "FID ratio", "coverage", "diversity"],
+                           [[r["granularity"], f"{r['target']:.0%}", str(r.get("seed", "-")), f"{r['sparsity']:.3f}",
                              _fmt(r["student"]["fid"]), _fmt(r["fid_ratio"]), _fmt(r["student"].get("coverage")),
                              _fmt(r["student"].get("diversity"))] for r in rows]))
         sec.images.append(("FID against sparsity", sweep_png(rows)))

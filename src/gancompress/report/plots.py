@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import statistics
 from typing import Sequence
 
 import matplotlib
@@ -51,11 +52,19 @@ def curves_png(log: Sequence[dict], max_terms: int = 15) -> bytes | None:
 
 
 def sweep_png(rows: Sequence[dict], metric: str = "fid") -> bytes:
-    """Student `metric` against sparsity, one line per granularity, the dense teacher as a dashed line."""
+    """Student `metric` against sparsity, one line per granularity (the mean over seeds, the sample standard
+    deviation as error bars where a sparsity has several), the dense teacher as a dashed line."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for gran in dict.fromkeys(r["granularity"] for r in rows):
-        pts = sorted((r["target"], r["student"][metric]) for r in rows if r["granularity"] == gran)
-        ax.plot([p[0] * 100 for p in pts], [p[1] for p in pts], "o-", label=gran)
+        cells: dict[float, list[float]] = {}
+        for r in rows:
+            if r["granularity"] == gran:
+                cells.setdefault(r["target"], []).append(r["student"][metric])
+        targets = sorted(cells)
+        seeds = max(len(v) for v in cells.values())
+        ax.errorbar([t * 100 for t in targets], [statistics.fmean(cells[t]) for t in targets],
+                    yerr=[statistics.stdev(cells[t]) if len(cells[t]) > 1 else 0.0 for t in targets],
+                    fmt="o-", capsize=3, label=gran + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""))
     ax.axhline(rows[0]["teacher"][metric], ls="--", color="gray", label="dense teacher")
     ax.set_xlabel("sparsity (%)")
     ax.set_ylabel(metric.upper())
