@@ -151,7 +151,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"{key}={value!r}: expected an integer")
         return value
     if hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads "5e-5" (no dot) as a string
+        if isinstance(value, str):  # a Python caller's "5e-5" (read_yaml already reads it as a float)
             try:
                 value = float(value)
             except ValueError:

@@ -24,12 +24,9 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
     and writes them to ``out/sweep.json``. Finished runs (with a metrics.json) are reused, half-done
     ones resumed.
     """
-    out = Path(out)
-    seeds = list(seeds) if seeds is not None else [None]
-    cfgs = [replace(base, out=str(out / (f"{gran}-{round(target * 100):02d}" + ("" if seed is None else f"-s{seed}"))),
-                    train=base.train if seed is None else replace(base.train, seed=seed),
-                    prune=replace(base.prune, granularity=gran, target=target,
-                                  scope=(scopes or {}).get(gran, base.prune.scope)))
+    out, sparsities = Path(out), list(sparsities)
+    seeds = list(seeds) if seeds is not None else [None]  # None: the base's seed, unnamed folders
+    cfgs = [_run_config(base, out, gran, target, (scopes or {}).get(gran, base.prune.scope), seed)
             for gran in granularities for target in sparsities for seed in seeds]
     run_pending(cfgs, jobs, desc="sweep")
     rows = []
@@ -42,6 +39,14 @@ def sweep(base: RunConfig, granularities: Iterable[str], sparsities: Iterable[fl
                      "features": metrics["features"]})
     (out / RunDir.SWEEP).write_text(json.dumps(rows, indent=2) + "\n")
     return rows
+
+
+def _run_config(base: RunConfig, out: Path, gran: str, target: float, scope: str, seed: int | None) -> RunConfig:
+    """One cell's run: ``out/<granularity>-<percent>``, and ``-s<seed>`` with a seed (else the base's seed)."""
+    name = f"{gran}-{round(target * 100):02d}" + ("" if seed is None else f"-s{seed}")
+    train = base.train if seed is None else replace(base.train, seed=seed)
+    return replace(base, out=str(out / name), train=train,
+                   prune=replace(base.prune, granularity=gran, target=target, scope=scope))
 
 
 def sweep_table(rows: list[dict], metric: str = "fid") -> str:
