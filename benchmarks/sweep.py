@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from gancompress.cli_common import seeds_option
+from gancompress.cli_common import jobs_option, seeds_option, set_option
 from gancompress.config import load_config
 from gancompress.metrics.result import Metrics, base_metric
 from gancompress.sweep import sweep, sweep_table
@@ -36,9 +36,8 @@ def quality_keys(teacher: dict) -> list[str]:
               "seed, one run per cell).")
 @click.option("--filter-scope", default="layer", show_default=True,
               help="Pruning scope for filter granularity (element uses the config's).")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs at a time, each in its own process (its output in <run dir>.log).")
-@click.option("--set", "sets", multiple=True, help="Extra config override KEY=VALUE (repeatable).")
+@jobs_option
+@set_option
 def main(recipe, out, steps, granularities, sparsities, seeds, filter_scope, jobs, sets):
     overrides = ([f"train.steps={steps}"] if steps else []) + list(sets)
     rows = sweep(load_config(recipe, overrides), granularities.split(","),

@@ -11,6 +11,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import table3_srgan  # noqa: E402
 
 
+def test_table3_gives_mean_and_spread_over_seeds():
+    teacher = {"psnr": 30.0, "ssim": 0.84, "fid": 44.0}
+    students = {("filter", 0): (28.0, 0.79, 110.0), ("filter", 1): (28.2, 0.81, 114.0),
+                ("element", 0): (30.4, 0.83, 40.0), ("element", 1): (30.0, 0.83, 42.0)}
+    rows = [{"granularity": g, "target": 0.5, "seed": seed, "teacher": teacher,
+             "student": dict(zip(("psnr", "ssim", "fid"), values))} for (g, seed), values in students.items()]
+    lines = table3_srgan.table3(rows).splitlines()
+    assert lines[2] == ("| photos | 30.000 / 0.8400 / 44.00 | 28.100 ± 0.14 / 0.8000 ± 0.014 / 112.00 ± 2.8 "
+                        "| 30.200 ± 0.28 / 0.8300 ± 0 / 41.00 ± 1.4 |")
+    assert lines[-1] == "Students: mean ± sd over 2 seeds."
+
+
 @pytest.mark.slow
 def test_table3_prints_one_row_per_evaluation_set(tmp_path):
     root = write_div2k_fixture(tmp_path / "div2k")

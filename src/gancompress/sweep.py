@@ -64,11 +64,15 @@ def sweep_table(rows: list[dict], metric: str = "fid") -> str:
     return "\n".join(lines)
 
 
+def mean_sd(values: list[float], digits: int = 3) -> str:
+    """One value as is; several as mean ± sample standard deviation (two significant digits)."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.2g}"
+
+
 def _cell(values: list[float], teacher: float) -> str:
     if not values:
         return "-"
-    if len(values) == 1:
-        return f"{values[0]:.3f} ({values[0] / teacher:.3f}x)"
-    ratios = [v / teacher for v in values]
-    return (f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.2g} "
-            f"({statistics.fmean(ratios):.3f} ± {statistics.stdev(ratios):.2g}x) [{len(values)}]")
+    value, ratio = mean_sd(values), mean_sd([v / teacher for v in values])
+    return f"{value} ({ratio}x)" + (f" [{len(values)}]" if len(values) > 1 else "")
