@@ -73,6 +73,7 @@ def test_compare_writes_table_json_and_sheet(tmp_path):
     table = (out / "compare.md").read_text()
     assert "| b | self-supervised (the method) | yes | dense | gradual | pretrained | yes | L_GC + L_DC |" in table
     assert "| FID / (p) |" in table and "| p | dense fine-tuning, same budget (control) | no | dense | none |" in table
+    assert "| FID / (p) | class_entropy | confidence | coverage | kid | diversity | flag |" in table
     assert (out / "compare.png").stat().st_size > 1000
     # an interrupted comparison continues: finished runs are reused, not redone
     mtime = (out / "b" / "metrics.json").stat().st_mtime

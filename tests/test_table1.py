@@ -146,3 +146,20 @@ def test_qualitative_flags():
     assert qualitative_flag({"fid": 180.0, "coverage": 1.0, "diversity": 0.85}, dense) == "artifacts"
     assert qualitative_flag({"fid": 900.0, "coverage": 0.3, "diversity": 0.1}, dense) == "mode collapse; fails (FID x9)"
     assert qualitative_flag({"fid": 120.0}, {"fid": 100.0}) == "quality loss"
+
+
+def test_compare_table_shows_the_familys_own_quality_metrics():
+    """An SR comparison's table has PSNR and SSIM beside FID; the ratios keep their own columns, once."""
+    from gancompress.compare import compare_table
+    from gancompress.config import RunConfig
+
+    columns = {"teacher": True, "student_init": "dense", "pruning": "gradual", "disc": "pretrained",
+               "disc_trained": True, "losses": ["L_GC", "L_DC"], "features": "photo patches", "flag": "-"}
+    results = {"a": {**columns, "name": "dense", "fid": 44.0, "psnr": 30.0, "ssim": 0.838, "kid_std": 1.0,
+                     "sparsity": 0.0, "fid_to_control": 2.0},
+               "b": {**columns, "name": "the method", "fid": 38.0, "psnr": 30.4, "ssim": 0.832, "kid_std": 1.0,
+                     "sparsity": 0.5, "fid_ratio": 38 / 44, "fid_to_control": 1.9}}
+    lines = compare_table(results, RunConfig(recipe="srgan-photos")).splitlines()
+    assert lines[3].endswith("| sparsity | FID | FID ratio | psnr | ssim | diversity | flag |")
+    assert lines[6] == ("| b | the method | yes | dense | gradual | pretrained | yes | L_GC + L_DC | 0.500 | 38 | 0.864 "
+                        "| 30.400 | 0.832 | - | - |")

@@ -124,12 +124,8 @@ def compare_seeds(base: RunConfig, rows: list[Row], out: str | Path, seeds: list
 def seeds_table(summary: dict[str, dict], base: RunConfig, seeds: list[int]) -> str:
     """Markdown: per row, mean ± sample standard deviation over the seeds of FID, the FID ratio and the
     family's other quality metrics, and the flags of the seeds' runs."""
-    from gancompress.metrics.result import lower_is_better
-
-    first = next(iter(summary.values()))
-    metrics = [k for k in first if not k.endswith("_sd") and lower_is_better(k) is not None and "_std" not in k]
     ratio = ["fid_ratio"] if any("fid_ratio" in r for r in summary.values()) else []  # row (a) has none
-    metrics = sorted(metrics, key=lambda k: (k != "fid", k)) + ratio
+    metrics = quality_metrics(next(iter(summary.values()))) + ratio
     head = ["id", "technique", *metrics, "flags"]
     lines = [f"Recipe `{base.recipe}`, target sparsity {base.prune.final_sparsity:.0%} ({base.prune.granularity}), "
              f"{base.train.steps} steps; mean ± sample standard deviation over seeds {', '.join(map(str, seeds))}.",
@@ -140,17 +136,28 @@ def seeds_table(summary: dict[str, dict], base: RunConfig, seeds: list[int]) -> 
     return "\n".join(lines)
 
 
+def quality_metrics(row: dict) -> list[str]:
+    """The quality metrics among `row`'s keys (FID first, then by name): those with a better direction,
+    not their spreads (``kid_std``, ``*_sd``)."""
+    from gancompress.metrics.result import lower_is_better
+
+    keys = [k for k in row if not k.endswith("_sd") and "_std" not in k and lower_is_better(k) is not None]
+    return sorted(keys, key=lambda k: (k != "fid", k))
+
+
 def _numbers(metrics: dict) -> dict:
     return Metrics(metrics).numbers()
 
 
 def compare_table(results: dict[str, dict], base: RunConfig) -> str:
-    """Markdown shaped like the paper's Table 1: configuration columns, FID, a flag."""
+    """Markdown shaped like the paper's Table 1: configuration columns, FID, the family's other quality
+    metrics (PSNR, SSIM, coverage, domain accuracy, FID per direction, ...), a flag."""
     yes = {True: "yes", False: "no"}
-    any_cov = any("coverage" in r for r in results.values())
+    own_columns = ("fid", "fid_ratio", "fid_to_control")
+    others = [k for k in quality_metrics(next(iter(results.values()))) if k not in own_columns]
     head = ["id", "technique", "G_O used", "student starts", "pruning", "D", "D trained", "student loss",
             "sparsity", "FID", "FID ratio", *([f"FID / ({CONTROL})"] if CONTROL in results else []),
-            *(["coverage"] if any_cov else []), "diversity", "flag"]
+            *others, "diversity", "flag"]
     lines = [f"Recipe `{base.recipe}`, target sparsity {base.prune.final_sparsity:.0%} "
              f"({base.prune.granularity}, {base.prune.scope} scope), {base.train.steps} steps, seed {base.train.seed}.",
              f"FID features: {next(iter(results.values()))['features']}.", "",
@@ -162,7 +169,7 @@ def compare_table(results: dict[str, dict], base: RunConfig) -> str:
                  yes[r["disc_trained"]] if r["disc"] != "none" else "-", " + ".join(r["losses"]) or "-",
                  f"{r['sparsity']:.3f}", f"{r['fid']:.4g}", "-" if ratio is None else f"{ratio:.3f}",
                  *([_fmt(r["fid_to_control"])] if CONTROL in results else []),
-                 *([_fmt(r.get("coverage"))] if any_cov else []), _fmt(r.get("diversity")), r.get("flag", "-")]
+                 *[_fmt(r.get(k)) for k in others], _fmt(r.get("diversity")), r.get("flag", "-")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
