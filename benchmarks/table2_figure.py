@@ -6,13 +6,12 @@ granularity and technique row (mean ± sample sd over seeds), the paper's elemen
         --family cyclegan-photos=runs/sweep-cyclegan,runs/t1-cg-50s,runs/t1-cg-90s
 
 Nothing is run: every finished run below the folders (a metrics.json beside its config.yaml, sweep cells
-and `compare` rows alike) is one point. A run copied into two folders counts once (same recipe,
-granularity, target, seed and row).
+and `compare` rows alike) is one point. A run copied into two folders counts once (same granularity,
+target, seed and row).
 """
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
 import click
@@ -23,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
 from gancompress.io import atomic_write, read_yaml  # noqa: E402
+from gancompress.report.plots import errorbar_over_seeds  # noqa: E402
 
 # the paper's Table 2, element sparsity 25 / 50 / 75 / 90% (FID ratio; SRGAN's is FID too)
 PAPER = {"dcgan": (0.995, 1.005, 1.008, 1.019), "pix2pix": (1.015, 1.020, 1.147, 1.411),
@@ -52,7 +52,7 @@ def collect(recipe: str, folders: list[Path], rows: set[str]) -> dict[tuple[str,
                 continue
             cfg, metrics = read_yaml((path.parent / "config.yaml").read_text()), json.loads(path.read_text())
             row, prune = row_of(cfg), cfg["prune"]
-            key = (cfg["recipe"], prune["granularity"], prune["target"], cfg["train"]["seed"], row)
+            key = (prune["granularity"], prune["target"], cfg["train"]["seed"], row)
             if cfg["recipe"] != recipe or row not in rows or key in seen or metrics.get("fid_ratio") is None:
                 continue
             seen.add(key)
@@ -66,11 +66,8 @@ def draw(panels: dict[str, dict[tuple[str, str], dict[float, list[float]]]]) -> 
     legend: dict[str, object] = {}
     for ax, (family, cells) in zip(axes[0], panels.items()):
         for (gran, row), by_target in sorted(cells.items()):
-            targets = sorted(by_target)
-            line = ax.errorbar([t * 100 for t in targets], [statistics.fmean(by_target[t]) for t in targets],
-                               yerr=[statistics.stdev(by_target[t]) if len(by_target[t]) > 1 else 0.0
-                                     for t in targets],
-                               fmt="o-" if gran == "element" else "s--", color=COLOURS.get(row), capsize=3, ms=4)
+            line = errorbar_over_seeds(ax, by_target, fmt="o-" if gran == "element" else "s--",
+                                       color=COLOURS.get(row), ms=4)
             legend.setdefault(f"{gran} ({row})", line)
         paper = PAPER.get(family.split("-")[0])
         if paper:
@@ -104,10 +101,11 @@ def main(families, rows, out, force):
         recipe, sep, dirs = spec.partition("=")
         if not sep or not dirs:
             raise click.BadParameter(f"{spec!r}: expected RECIPE=DIR[,DIR...]", param_hint="--family")
-        missing = [d for d in dirs.split(",") if not Path(d).is_dir()]
+        folders = [Path(d) for d in dirs.split(",")]
+        missing = [d for d in folders if not d.is_dir()]
         if missing:
             raise click.BadParameter(f"{missing[0]}: no such folder", param_hint="--family")
-        panels[recipe] = collect(recipe, [Path(d) for d in dirs.split(",")], set(rows.split(",")))
+        panels[recipe] = collect(recipe, folders, set(rows.split(",")))
         if not panels[recipe]:
             raise click.ClickException(f"{recipe}: no finished run of rows {rows} below {dirs}")
     fig = draw(panels)

@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gancompress.config import RunConfig
-from gancompress.metrics.result import Metrics
+from gancompress.metrics.result import Metrics, lower_is_better
 from gancompress.pool import run_metrics, run_pending
 from gancompress.rundir import RunDir
 from gancompress.techniques.table1 import Row
@@ -139,8 +139,6 @@ def seeds_table(summary: dict[str, dict], base: RunConfig, seeds: list[int]) -> 
 def quality_metrics(row: dict) -> list[str]:
     """The quality metrics among `row`'s keys (FID first, then by name): those with a better direction,
     not their spreads (``kid_std``, ``*_sd``)."""
-    from gancompress.metrics.result import lower_is_better
-
     keys = [k for k in row if not k.endswith("_sd") and "_std" not in k and lower_is_better(k) is not None]
     return sorted(keys, key=lambda k: (k != "fid", k))
 

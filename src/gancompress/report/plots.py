@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import statistics
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -51,6 +51,15 @@ def curves_png(log: Sequence[dict], max_terms: int = 15) -> bytes | None:
     return _png(fig)
 
 
+def errorbar_over_seeds(ax, by_target: Mapping[float, Sequence[float]], **style):
+    """One line against sparsity (%): each target's mean over seeds, its sample sd as the error bar where it
+    has several seeds."""
+    targets = sorted(by_target)
+    return ax.errorbar([t * 100 for t in targets], [statistics.fmean(by_target[t]) for t in targets],
+                       yerr=[statistics.stdev(by_target[t]) if len(by_target[t]) > 1 else 0.0 for t in targets],
+                       capsize=3, **style)
+
+
 def sweep_png(rows: Sequence[dict], metric: str = "fid") -> bytes:
     """Student `metric` against sparsity, one line per granularity (the mean over seeds, the sample standard
     deviation as error bars where a sparsity has several), the dense teacher as a dashed line."""
@@ -60,11 +69,8 @@ def sweep_png(rows: Sequence[dict], metric: str = "fid") -> bytes:
         for r in rows:
             if r["granularity"] == gran:
                 cells.setdefault(r["target"], []).append(r["student"][metric])
-        targets = sorted(cells)
         seeds = max(len(v) for v in cells.values())
-        ax.errorbar([t * 100 for t in targets], [statistics.fmean(cells[t]) for t in targets],
-                    yerr=[statistics.stdev(cells[t]) if len(cells[t]) > 1 else 0.0 for t in targets],
-                    fmt="o-", capsize=3, label=gran + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""))
+        errorbar_over_seeds(ax, cells, fmt="o-", label=gran + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""))
     ax.axhline(rows[0]["teacher"][metric], ls="--", color="gray", label="dense teacher")
     ax.set_xlabel("sparsity (%)")
     ax.set_ylabel(metric.upper())
