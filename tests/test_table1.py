@@ -113,7 +113,8 @@ def test_em_pruning_masks_can_shrink_back():
 
 def test_lit_feeds_sections_the_teacher_inputs(tiny_recipe):
     """With the teacher's weights, every LIT section reproduces the teacher's section output exactly."""
-    from gancompress.techniques.lit import recording_inputs, sections_fed_by
+    from gancompress.techniques.base import recording
+    from gancompress.techniques.lit import sections_fed_by
 
     recipe = tiny_recipe("dcgan-digits")
     setup = _setup(recipe)
@@ -121,7 +122,7 @@ def test_lit_feeds_sections_the_teacher_inputs(tiny_recipe):
     lit.gens.load_state_dict(setup.teacher_gens.state_dict())
     batch = _batch(recipe)
     setup.teacher_gens.eval(), lit.gens.eval()
-    with torch.no_grad(), recording_inputs(lit.t_layers) as t_in:
+    with torch.no_grad(), recording(lit.t_layers, inputs=True) as t_in:
         recipe.generate(setup.teacher_gens, batch)
     with torch.no_grad(), sections_fed_by(lit.s_layers, t_in) as arrived:
         recipe.generate(lit.gens, batch)

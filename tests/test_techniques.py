@@ -95,6 +95,33 @@ def test_consistency_golden_values():
     assert parts["fake"].item() == pytest.approx(0.5) and total.item() == pytest.approx(1.0)
 
 
+def test_feature_distance_golden_values():
+    from gancompress.techniques.base import feature_distance
+
+    # layer a: teacher (0, 2) has variance 2 (unbiased); squared distance mean((1-0)^2, 0) = 0.5 -> 0.25.
+    # layer b, called twice: teacher (1, 3) (variance 2) vs (1, 1): mean(0, 4) = 2 -> 1; the second call
+    # is equal -> 0. Mean over the three outputs: (0.25 + 1 + 0) / 3
+    teacher = {"a": [torch.tensor([0.0, 2.0])], "b": [torch.tensor([1.0, 3.0]), torch.tensor([5.0, 7.0])]}
+    student = {"a": [torch.tensor([1.0, 2.0])], "b": [torch.tensor([1.0, 1.0]), torch.tensor([5.0, 7.0])]}
+    assert feature_distance(teacher, student).item() == pytest.approx(1.25 / 3)
+
+
+def test_feature_distillation_compares_every_pruned_layer_and_is_zero_for_the_unpruned_copy(tiny_recipe):
+    recipe = tiny_recipe("dcgan-digits")
+    batch = recipe.make_batch((torch.randn(8, 1, 32, 32), torch.zeros(8)), torch.Generator().manual_seed(0))
+    dense = get_technique("self-supervised", make_setup(recipe, target=0.0), {"distill_features": 1.0})
+    deconvs = [f"G.{name}" for name, m in dense.gens["G"].named_modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert list(dense.s_taps) == list(dense.t_taps) == deconvs and len(deconvs) >= 3
+    dense.teacher.train()  # the same normalisation as the student's, so outputs match exactly
+    assert dense.train_step(batch, 0)["loss/features"].item() == pytest.approx(0.0, abs=1e-12)
+    pruned = get_technique("self-supervised", make_setup(recipe, target=0.9), {"distill_features": 1.0})
+    logs = pruned.train_step(batch, 0)
+    assert logs["loss/features"].item() > 0
+    assert get_technique("self-supervised", make_setup(recipe)).s_taps == {}  # off by default: no hooks
+    with pytest.raises(ValueError, match="distill_features=-1.0: must be >= 0"):
+        get_technique("self-supervised", make_setup(recipe), {"distill_features": -1.0})
+
+
 def test_consistency_has_no_gradient_into_teacher():
     t = torch.tensor([1.0], requires_grad=True)
     s = torch.tensor([2.0], requires_grad=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -197,6 +198,34 @@ def distillation(teacher_out: Mapping[str, torch.Tensor], student_out: Mapping[s
     """Mean L1 (or squared) distance between every student output and the teacher's (a constant)."""
     parts = [(s - teacher_out[k].detach()).abs().mean() if kind == "l1" else (s - teacher_out[k].detach()).pow(2).mean()
              for k, s in student_out.items()]
+    return sum(parts) / len(parts)
+
+
+@contextmanager
+def recording(layers: Mapping[str, nn.Module], inputs: bool = False) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Record every output each layer produces while the block runs (``inputs``: every input it receives,
+    detached, instead); a layer may run several times."""
+    seen: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    if inputs:
+        handles = [m.register_forward_pre_hook(lambda mod, args, name=name: seen[name].append(args[0].detach()))
+                   for name, m in layers.items()]
+    else:
+        handles = [m.register_forward_hook(lambda mod, args, out, name=name: seen[name].append(out))
+                   for name, m in layers.items()]
+    try:
+        yield seen
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def feature_distance(teacher: Mapping[str, list[torch.Tensor]], student: Mapping[str, list[torch.Tensor]],
+                     eps: float = 1e-8) -> torch.Tensor:
+    """Mean over layers (and calls) of the squared distance of the student's layer outputs to the
+    teacher's (constants), each divided by the variance of the teacher's output so that every layer
+    counts alike whatever its scale."""
+    parts = [(s - t.detach()).pow(2).mean() / (t.detach().var() + eps)
+             for name, outs in student.items() for s, t in zip(outs, teacher[name])]
     return sum(parts) / len(parts)
 
 

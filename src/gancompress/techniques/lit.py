@@ -32,7 +32,7 @@ from torch import nn
 
 from gancompress.pruning.pruner import select_layers
 from gancompress.recipes.base import Batch
-from gancompress.techniques.base import TECHNIQUES, Technique, distillation
+from gancompress.techniques.base import TECHNIQUES, Technique, distillation, recording
 
 
 @dataclass(frozen=True)
@@ -44,19 +44,6 @@ class LITOptions:
         if self.features < 0 or self.distill < 0 or self.features + self.distill == 0:
             raise ValueError(f"technique_options: features={self.features}, distill={self.distill}: "
                              "need >= 0 and one > 0")
-
-
-@contextmanager
-def recording_inputs(layers: dict[str, nn.Module]) -> Iterator[dict[str, list[torch.Tensor]]]:
-    """Record every input each layer receives (a layer may run several times per forward)."""
-    seen: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-    handles = [m.register_forward_pre_hook(lambda mod, args, name=name: seen[name].append(args[0].detach()))
-               for name, m in layers.items()]
-    try:
-        yield seen
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @contextmanager
@@ -97,7 +84,7 @@ class LIT(Technique):
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r, o = self.recipe, self.opt
         sparsity = self.pruner.step(step)
-        with torch.no_grad(), recording_inputs(self.t_layers) as t_inputs:
+        with torch.no_grad(), recording(self.t_layers, inputs=True) as t_inputs:
             t_out = r.generate(self.teacher, batch)
         parts: dict[str, torch.Tensor] = {}
         if o.features > 0:
