@@ -127,9 +127,9 @@ class SelfSupervisedCompression(Technique):
         weights = overridden_weights({"GC": self.recipe.g_weights, "DC": self.recipe.d_weights}, self.opt.weights)
         self.gc_weights, self.dc_weights = weights["GC"], weights["DC"]
         # the layers whose outputs distill_features compares (none: no hooks)
-        taps = setup.prune if self.opt.distill_features > 0 else None
-        self.t_taps = select_layers(self.teacher, taps) if taps else {}
-        self.s_taps = select_layers(self.gens, taps) if taps else {}
+        tapped = self.opt.distill_features > 0
+        self.t_taps = select_layers(self.teacher, setup.prune) if tapped else {}
+        self.s_taps = select_layers(self.gens, setup.prune) if tapped else {}
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         r, o = self.recipe, self.opt
